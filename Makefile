@@ -4,7 +4,7 @@ BIN       := bin/cdn
 PKGS      := ./...
 # go test flags; CI uses the defaults. TESTFLAGS=-short skips slow end-to-end tests.
 TESTFLAGS ?=
-STATICCHECK_VERSION := v0.7.0
+STATICCHECK_VERSION := v0.8.2
 
 .PHONY: all build run test test-short bench fuzz lint deps-test clean
 
