@@ -1,0 +1,158 @@
+package config
+
+import (
+	"strings"
+	"time"
+)
+
+// Defaults applied by ApplyDefaults; docs/CONFIG.md lists them too.
+const (
+	DefaultHTTPPort        = 80
+	DefaultHTTPSPort       = 443
+	DefaultAdminPort       = 9090
+	DefaultDNSPort         = 53
+	DefaultMemory          = ByteSize(512 << 20)
+	DefaultMaxMemoryObject = ByteSize(16 << 20)
+	DefaultDiskSize        = ByteSize(10 << 30)
+	DefaultDiskMaxObject   = ByteSize(1 << 30)
+	DefaultTokenEnv        = "CDN_ADMIN_TOKEN"
+	DefaultStream          = "CDN_PURGE"
+	DefaultNATSListen      = "127.0.0.1:4222"
+)
+
+// ApplyDefaults fills every unset field with its documented default.
+func (c *Cluster) ApplyDefaults() {
+	if c.Zone != "" && !strings.HasSuffix(c.Zone, ".") {
+		c.Zone += "."
+	}
+	c.Zone = strings.ToLower(c.Zone)
+	for i := range c.Sites {
+		s := &c.Sites[i]
+		s.Host = strings.ToLower(strings.TrimSuffix(s.Host, "."))
+		for j := range s.Aliases {
+			s.Aliases[j] = strings.ToLower(strings.TrimSuffix(s.Aliases[j], "."))
+		}
+		if s.Cache.MaxHeuristic == 0 {
+			s.Cache.MaxHeuristic = Duration(24 * time.Hour)
+		}
+	}
+	for name, o := range c.Origins {
+		if o.Policy == "" {
+			o.Policy = "round_robin"
+		}
+		for j := range o.Servers {
+			if o.Servers[j].Weight == 0 {
+				o.Servers[j].Weight = 1
+			}
+		}
+		o.Health.applyDefaults("")
+		c.Origins[name] = o
+	}
+	if c.Shields.Policy == "" {
+		c.Shields.Policy = "maglev"
+	}
+	c.Shields.Health.applyDefaults("/healthz")
+	for i := range c.PoPs {
+		if c.PoPs[i].Weight == 0 {
+			c.PoPs[i].Weight = 1
+		}
+	}
+	if c.Ports.HTTP == 0 {
+		c.Ports.HTTP = DefaultHTTPPort
+	}
+	if c.Ports.HTTPS == 0 {
+		c.Ports.HTTPS = DefaultHTTPSPort
+	}
+	if c.Ports.Admin == 0 {
+		c.Ports.Admin = DefaultAdminPort
+	}
+	if c.Cache.Memory == 0 {
+		c.Cache.Memory = DefaultMemory
+	}
+	if c.Cache.MaxMemoryObject == 0 {
+		c.Cache.MaxMemoryObject = DefaultMaxMemoryObject
+	}
+	if c.Cache.Disk.Path != "" {
+		if c.Cache.Disk.Size == 0 {
+			c.Cache.Disk.Size = DefaultDiskSize
+		}
+		if c.Cache.Disk.MaxObject == 0 {
+			c.Cache.Disk.MaxObject = DefaultDiskMaxObject
+		}
+	}
+	u := &c.Upstream
+	if u.ConnectTimeout == 0 {
+		u.ConnectTimeout = Duration(2 * time.Second)
+	}
+	if u.HeaderTimeout == 0 {
+		u.HeaderTimeout = Duration(30 * time.Second)
+	}
+	if u.IdleTimeout == 0 {
+		u.IdleTimeout = Duration(90 * time.Second)
+	}
+	if u.MaxIdlePerHost == 0 {
+		u.MaxIdlePerHost = 256
+	}
+	if u.Retries == 0 {
+		u.Retries = 2
+	}
+	g := &c.GeoDNS
+	if g.Port == 0 {
+		g.Port = DefaultDNSPort
+	}
+	if g.TTL == 0 {
+		g.TTL = Duration(30 * time.Second)
+	}
+	if g.NegativeTTL == 0 {
+		g.NegativeTTL = Duration(60 * time.Second)
+	}
+	if g.MaxAnswers == 0 {
+		g.MaxAnswers = 2
+	}
+	if g.Admin == 0 {
+		g.Admin = c.Ports.Admin
+	}
+	g.Health.applyDefaults("/healthz")
+	p := &c.Purge
+	if p.TokenEnv == "" {
+		p.TokenEnv = DefaultTokenEnv
+	}
+	if p.Timeout == 0 {
+		p.Timeout = Duration(5 * time.Second)
+	}
+	if p.NATS.Embedded == nil {
+		e := len(p.NATS.URLs) == 0
+		p.NATS.Embedded = &e
+	}
+	if p.NATS.Listen == "" && *p.NATS.Embedded {
+		p.NATS.Listen = DefaultNATSListen
+	}
+	if p.NATS.Stream == "" {
+		p.NATS.Stream = DefaultStream
+	}
+	if c.TLS.Dir == "" {
+		c.TLS.Dir = "cdn-tls"
+	}
+	if c.TLS.HTTP3 == nil {
+		t := true
+		c.TLS.HTTP3 = &t
+	}
+}
+
+func (h *HealthCheck) applyDefaults(path string) {
+	if h.Path == "" {
+		h.Path = path
+	}
+	if h.Interval == 0 {
+		h.Interval = Duration(2 * time.Second)
+	}
+	if h.Timeout == 0 {
+		h.Timeout = Duration(time.Second)
+	}
+	if h.Rise == 0 {
+		h.Rise = 2
+	}
+	if h.Fall == 0 {
+		h.Fall = 2
+	}
+}

@@ -1,0 +1,359 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"strings"
+)
+
+// Problems is every problem found in a cluster file, each naming the field.
+type Problems []string
+
+func (p Problems) Error() string {
+	if len(p) == 1 {
+		return "invalid cluster file: " + p[0]
+	}
+	return fmt.Sprintf("invalid cluster file, %d problems:\n  %s", len(p), strings.Join(p, "\n  "))
+}
+
+type checker struct{ probs Problems }
+
+func (c *checker) add(path, format string, args ...any) {
+	c.probs = append(c.probs, path+": "+fmt.Sprintf(format, args...))
+}
+
+// Validate reports every problem in the cluster file with its field path,
+// such as "pops[1].edges[0].address: not an IP address". It expects
+// ApplyDefaults to have run.
+func (c *Cluster) Validate() error {
+	var ck checker
+	names := map[string]string{} // node name → path of first use
+	addrPorts := map[string]string{}
+	node := func(path string, n Node, role string) {
+		if n.Name == "" {
+			ck.add(path+".name", "missing")
+		} else if prev, dup := names[n.Name]; dup {
+			ck.add(path+".name", "%q is already used by %s", n.Name, prev)
+		} else {
+			names[n.Name] = path
+		}
+		if n.Address == "" {
+			ck.add(path+".address", "missing")
+			return
+		}
+		if _, err := netip.ParseAddr(n.Address); err != nil {
+			ck.add(path+".address", "not an IP address: %q", n.Address)
+			return
+		}
+		if role == "http" {
+			if prev, dup := addrPorts[n.Address]; dup {
+				ck.add(path+".address", "%s is already used by %s (edges and shields share ports, so each needs its own address)", n.Address, prev)
+			} else {
+				addrPorts[n.Address] = path
+			}
+		}
+	}
+
+	if c.Zone != "" && !validDomain(strings.TrimSuffix(c.Zone, ".")) {
+		ck.add("zone", "not a domain name: %q", c.Zone)
+	}
+	if len(c.Sites) == 0 {
+		ck.add("sites", "at least one site is required")
+	}
+	hosts := map[string]string{}
+	for i, s := range c.Sites {
+		p := fmt.Sprintf("sites[%d]", i)
+		for j, h := range append([]string{s.Host}, s.Aliases...) {
+			hp := p + ".host"
+			if j > 0 {
+				hp = fmt.Sprintf("%s.aliases[%d]", p, j-1)
+			}
+			switch {
+			case h == "":
+				ck.add(hp, "missing")
+			case !validDomain(h):
+				ck.add(hp, "not a host name: %q", h)
+			default:
+				if prev, dup := hosts[h]; dup {
+					ck.add(hp, "%q is already served by %s", h, prev)
+				}
+				hosts[h] = p
+			}
+		}
+		if s.Origin == "" {
+			ck.add(p+".origin", "missing")
+		} else if _, ok := c.Origins[s.Origin]; !ok {
+			ck.add(p+".origin", "no origin named %q in origins", s.Origin)
+		}
+		if s.Cache.DefaultTTL < 0 {
+			ck.add(p+".cache.default_ttl", "must not be negative")
+		}
+	}
+	for _, name := range sortedKeys(c.Origins) {
+		o := c.Origins[name]
+		p := "origins." + name
+		if !knownPolicy(o.Policy) {
+			ck.add(p+".policy", "unknown policy %q (want one of %s)", o.Policy, strings.Join(Policies, ", "))
+		}
+		if len(o.Servers) == 0 {
+			ck.add(p+".servers", "at least one server is required")
+		}
+		for j, s := range o.Servers {
+			sp := fmt.Sprintf("%s.servers[%d]", p, j)
+			u, err := url.Parse(s.URL)
+			switch {
+			case s.URL == "":
+				ck.add(sp+".url", "missing")
+			case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+				ck.add(sp+".url", "not an http:// or https:// URL: %q", s.URL)
+			case u.Path != "" && u.Path != "/":
+				ck.add(sp+".url", "must not have a path: %q", s.URL)
+			}
+			if s.Weight < 0 {
+				ck.add(sp+".weight", "must not be negative")
+			}
+			if s.MaxConns < 0 {
+				ck.add(sp+".max_conns", "must not be negative")
+			}
+		}
+		o.Health.validate(&ck, p+".health")
+	}
+	switch c.Shields.Policy {
+	case "maglev", "rendezvous", "bounded_load":
+	default:
+		ck.add("shields.policy", "unknown policy %q (want maglev, rendezvous or bounded_load)", c.Shields.Policy)
+	}
+	for i, n := range c.Shields.Nodes {
+		node(fmt.Sprintf("shields.nodes[%d]", i), n, "http")
+	}
+	c.Shields.Health.validate(&ck, "shields.health")
+	if len(c.PoPs) == 0 {
+		ck.add("pops", "at least one PoP is required")
+	}
+	popNames := map[string]bool{}
+	for i, pop := range c.PoPs {
+		p := fmt.Sprintf("pops[%d]", i)
+		if pop.Name == "" {
+			ck.add(p+".name", "missing")
+		} else if popNames[pop.Name] {
+			ck.add(p+".name", "duplicate PoP name %q", pop.Name)
+		}
+		popNames[pop.Name] = true
+		if pop.Location.Lat < -90 || pop.Location.Lat > 90 {
+			ck.add(p+".location.lat", "must be within [-90, 90], got %v", pop.Location.Lat)
+		}
+		if pop.Location.Lon < -180 || pop.Location.Lon > 180 {
+			ck.add(p+".location.lon", "must be within [-180, 180], got %v", pop.Location.Lon)
+		}
+		if pop.Weight <= 0 {
+			ck.add(p+".weight", "must be positive")
+		}
+		if len(pop.Edges) == 0 {
+			ck.add(p+".edges", "at least one edge is required")
+		}
+		for j, e := range pop.Edges {
+			node(fmt.Sprintf("%s.edges[%d]", p, j), e, "http")
+		}
+	}
+	for _, pp := range []struct {
+		path string
+		v    int
+	}{{"ports.http", c.Ports.HTTP}, {"ports.https", c.Ports.HTTPS}, {"ports.admin", c.Ports.Admin}, {"geodns.port", c.GeoDNS.Port}, {"geodns.admin", c.GeoDNS.Admin}} {
+		if pp.v < 1 || pp.v > 65535 {
+			ck.add(pp.path, "must be a port number 1-65535, got %d", pp.v)
+		}
+	}
+	if c.Ports.HTTP == c.Ports.Admin {
+		ck.add("ports.admin", "must differ from ports.http")
+	}
+	if c.Cache.Memory < 1<<20 {
+		ck.add("cache.memory", "must be at least 1MiB, got %s", c.Cache.Memory)
+	}
+	if c.Cache.MaxMemoryObject > c.Cache.Memory {
+		ck.add("cache.max_memory_object", "must not exceed cache.memory (%s)", c.Cache.Memory)
+	}
+	if c.Cache.Disk.Path != "" && c.Cache.Disk.MaxObject > c.Cache.Disk.Size {
+		ck.add("cache.disk.max_object", "must not exceed cache.disk.size (%s)", c.Cache.Disk.Size)
+	}
+	if c.Upstream.Retries < 0 {
+		ck.add("upstream.retries", "must not be negative")
+	}
+	for _, d := range []struct {
+		path string
+		v    Duration
+	}{{"upstream.connect_timeout", c.Upstream.ConnectTimeout}, {"upstream.header_timeout", c.Upstream.HeaderTimeout}, {"upstream.idle_timeout", c.Upstream.IdleTimeout}} {
+		if d.v < 0 {
+			ck.add(d.path, "must not be negative")
+		}
+	}
+	g := c.GeoDNS
+	for i, n := range g.Nodes {
+		node(fmt.Sprintf("geodns.nodes[%d]", i), n, "dns")
+	}
+	if len(g.Nodes) > 0 && c.Zone == "" {
+		ck.add("zone", "required when geodns.nodes are given")
+	}
+	if len(g.Nodes) > 0 && g.GeoIP == "" {
+		ck.add("geodns.geoip", "required when geodns.nodes are given (path of a MaxMind City database)")
+	}
+	if g.MaxAnswers < 1 {
+		ck.add("geodns.max_answers", "must be at least 1")
+	}
+	for i, name := range g.DefaultPoPs {
+		if !popNames[name] {
+			ck.add(fmt.Sprintf("geodns.default_pops[%d]", i), "no PoP named %q", name)
+		}
+	}
+	for i, r := range g.Records {
+		p := fmt.Sprintf("geodns.records[%d]", i)
+		if r.Name == "" {
+			ck.add(p+".name", "missing")
+		}
+		if r.Type == "" {
+			ck.add(p+".type", "missing")
+		}
+		if r.Value == "" {
+			ck.add(p+".value", "missing")
+		}
+	}
+	g.Health.validate(&ck, "geodns.health")
+	if !*c.Purge.NATS.Embedded && len(c.Purge.NATS.URLs) == 0 {
+		ck.add("purge.nats.urls", "required when purge.nats.embedded is false")
+	}
+	for i, u := range c.Purge.NATS.URLs {
+		if pu, err := url.Parse(u); err != nil || pu.Host == "" {
+			ck.add(fmt.Sprintf("purge.nats.urls[%d]", i), "not a URL such as nats://host:4222: %q", u)
+		}
+	}
+	for i, cert := range c.TLS.Certificates {
+		p := fmt.Sprintf("tls.certificates[%d]", i)
+		if cert.Cert == "" {
+			ck.add(p+".cert", "missing")
+		}
+		if cert.Key == "" {
+			ck.add(p+".key", "missing")
+		}
+	}
+	if len(ck.probs) == 0 {
+		return nil
+	}
+	return ck.probs
+}
+
+func (h HealthCheck) validate(ck *checker, path string) {
+	if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
+		ck.add(path+".path", "must start with /: %q", h.Path)
+	}
+	if h.Interval <= 0 {
+		ck.add(path+".interval", "must be positive")
+	}
+	if h.Timeout <= 0 {
+		ck.add(path+".timeout", "must be positive")
+	}
+	if h.Rise < 1 {
+		ck.add(path+".rise", "must be at least 1")
+	}
+	if h.Fall < 1 {
+		ck.add(path+".fall", "must be at least 1")
+	}
+}
+
+// Policies are the load-balancing policy names an origin pool accepts.
+var Policies = []string{"round_robin", "weighted_round_robin", "least_conn", "p2c", "ip_hash", "maglev", "rendezvous", "bounded_load"}
+
+func knownPolicy(p string) bool {
+	for _, q := range Policies {
+		if p == q {
+			return true
+		}
+	}
+	return false
+}
+
+// validDomain reports whether s is a plausible DNS name (RFC 1123 labels).
+func validDomain(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(s, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Role is what a node does.
+type Role string
+
+// Node roles.
+const (
+	RoleEdge   Role = "edge"
+	RoleShield Role = "shield"
+	RoleGeoDNS Role = "geodns"
+)
+
+// NodeInfo is a node found by name, with its role and PoP (edges only).
+type NodeInfo struct {
+	Node
+	Role Role
+	PoP  *PoP
+}
+
+// FindNode returns the node with that name.
+func (c *Cluster) FindNode(name string) (NodeInfo, error) {
+	for i := range c.PoPs {
+		for _, e := range c.PoPs[i].Edges {
+			if e.Name == name {
+				return NodeInfo{Node: e, Role: RoleEdge, PoP: &c.PoPs[i]}, nil
+			}
+		}
+	}
+	for _, s := range c.Shields.Nodes {
+		if s.Name == name {
+			return NodeInfo{Node: s, Role: RoleShield}, nil
+		}
+	}
+	for _, g := range c.GeoDNS.Nodes {
+		if g.Name == name {
+			return NodeInfo{Node: g, Role: RoleGeoDNS}, nil
+		}
+	}
+	return NodeInfo{}, fmt.Errorf("no node named %q in the cluster file", name)
+}
+
+// SiteFor returns the site that serves host (case-insensitive, port ignored).
+func (c *Cluster) SiteFor(host string) (*Site, bool) {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	for i := range c.Sites {
+		if c.Sites[i].Host == host {
+			return &c.Sites[i], true
+		}
+		for _, a := range c.Sites[i].Aliases {
+			if a == host {
+				return &c.Sites[i], true
+			}
+		}
+	}
+	return nil, false
+}
+
+// AdminToken returns the admin API token: purge.token, else the variable
+// named by purge.token_env. Empty means no token is configured.
+func (c *Cluster) AdminToken() string {
+	if c.Purge.Token != "" {
+		return c.Purge.Token
+	}
+	return os.Getenv(c.Purge.TokenEnv)
+}
+
+// ErrNoToken is returned where an admin API needs a token and none is set.
+var ErrNoToken = errors.New("no admin token: set purge.token or the variable named by purge.token_env")
