@@ -2,14 +2,124 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"os"
+
+	"github.com/selfcdn/cdn/config"
+	"github.com/selfcdn/cdn/edge"
 )
 
 func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("not available in this build yet")
+	fs := newFlagSet("edge", "(--config FILE --node NAME | --listen ADDR --origin URL) [flags]", stderr)
+	cfgPath := fs.String("config", "", "cluster file (YAML); run the node named by --node")
+	node := fs.String("node", "", "this node's name in the cluster file")
+	listen := fs.String("listen", "", "quick mode: HTTP listen address (HTTP/1.1 and h2c), e.g. 127.0.0.1:8080")
+	origin := fs.String("origin", "", "quick mode: the origin's base URL; every request goes there")
+	admin := fs.String("admin", "", "admin listen address (/metrics, /healthz, /status)")
+	name := fs.String("name", "edge-1", "quick mode: node name (Cache-Status, Via, CDN-Loop)")
+	memory := config.ByteSize(256 << 20)
+	fs.Var(&memory, "memory", "quick mode: memory tier budget")
+	maxObj := config.ByteSize(0)
+	fs.Var(&maxObj, "max-memory-object", "largest object kept in memory (default min(16MiB, memory/4))")
+	tlsListen := fs.String("tls-listen", "", "HTTPS listen address (HTTP/1.1 and h2)")
+	tlsCert := fs.String("tls-cert", "", "certificate file (PEM) for --tls-listen")
+	tlsKey := fs.String("tls-key", "", "key file (PEM) for --tls-listen")
+	accessLog := fs.Bool("access-log", true, "log every request as a JSON line on stderr")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	logger, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	var cfg edge.Config
+	switch {
+	case *cfgPath != "" && *origin != "":
+		return usageError{"--config and --origin are exclusive: use a cluster file or quick mode"}
+	case *cfgPath != "":
+		if *node == "" {
+			return usageError{"--node is required with --config"}
+		}
+		cl, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		cfg, err = edge.FromCluster(cl, *node)
+		if err != nil {
+			return err
+		}
+		if *listen != "" {
+			cfg.Listen = *listen
+		}
+		if *admin != "" {
+			cfg.Admin = *admin
+		}
+	case *origin != "":
+		if *listen == "" {
+			return usageError{"--listen is required in quick mode"}
+		}
+		cfg = edge.QuickConfig(*name, *listen, *origin)
+		cfg.Admin = *admin
+		cfg.Memory = int64(memory)
+	default:
+		return usageError{"give --config FILE --node NAME, or --listen ADDR --origin URL (quick mode)"}
+	}
+	if maxObj > 0 {
+		cfg.MaxMemoryObject = int64(maxObj)
+	}
+	cfg.TLSListen, cfg.TLSCert, cfg.TLSKey = *tlsListen, *tlsCert, *tlsKey
+	cfg.AccessLog = *accessLog
+	cfg.Logger = logger
+	srv, err := edge.New(cfg)
+	if err != nil {
+		return err
+	}
+	go func() {
+		select {
+		case <-srv.Ready():
+			for _, l := range []string{"http", "https", "admin"} {
+				if a := srv.Addr(l); a != nil {
+					fmt.Fprintf(stdout, "%s %s listening on %s\n", cfg.Name, l, a)
+				}
+			}
+		case <-ctx.Done():
+		}
+	}()
+	return srv.Run(ctx)
 }
 
 func cmdConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("not available in this build yet")
+	fs := newFlagSet("config", "--config FILE", stderr)
+	cfgPath := fs.String("config", "", "cluster file to check")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		return usageError{"--config is required"}
+	}
+	cl, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	b, err := cl.Marshal()
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(b)
+	return err
+}
+
+// newLogger returns a JSON logger at the given level.
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError{fmt.Sprintf("invalid --log-level %q", level)}
+	}
+	if w == nil {
+		w = os.Stderr
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
 }

@@ -1,0 +1,213 @@
+package cache
+
+import (
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Invalidations are the purge rules in force: each says "content of these
+// objects that left the origin at or before time T is gone (hard) or stale
+// (soft)". Checking objects against rules at lookup, rather than deleting
+// copies, makes a purge immediate in every tier, including copies the
+// memory tier has not finished storing and copies on disk.
+//
+// Rules are kept until MaxRules is exceeded; then the oldest are folded
+// into a horizon: everything that left the origin before the horizon is
+// treated as soft-purged, so it is revalidated, never served unchecked.
+type Invalidations struct {
+	// MaxRules bounds the rules kept per kind; 0 means 100,000.
+	MaxRules int
+
+	mu       sync.RWMutex
+	keys     map[string]Rule // primary key → rule
+	tags     map[string]Rule // tag → rule
+	sites    map[string]Rule // site host → rule
+	prefixes []prefixRule
+	horizon  time.Time
+}
+
+// Rule is one purge rule's time and kind.
+type Rule struct {
+	// At is the purge time; content that left the origin at or before it
+	// is affected.
+	At time.Time
+	// Soft marks content stale instead of removing it.
+	Soft bool
+}
+
+type prefixRule struct {
+	prefix string
+	Rule
+}
+
+// Verdict is what the rules say of an object.
+type Verdict int
+
+// Verdicts.
+const (
+	Valid  Verdict = iota // no rule applies
+	Stale                 // a soft rule applies: revalidate before use
+	Purged                // a hard rule applies: the object is gone
+)
+
+func (inv *Invalidations) init() {
+	if inv.keys == nil {
+		inv.keys = map[string]Rule{}
+		inv.tags = map[string]Rule{}
+		inv.sites = map[string]Rule{}
+	}
+}
+
+func merge(old Rule, ok bool, r Rule) Rule {
+	if !ok {
+		return r
+	}
+	// A hard rule is never weakened by a later soft one, and times only
+	// move forward.
+	if r.At.After(old.At) {
+		if old.Soft || !r.Soft {
+			return r
+		}
+		return Rule{At: r.At, Soft: false}
+	}
+	if old.Soft && !r.Soft {
+		return Rule{At: old.At, Soft: false}
+	}
+	return old
+}
+
+// PurgeKey adds a rule for one primary key (a URL).
+func (inv *Invalidations) PurgeKey(primary string, r Rule) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.init()
+	old, ok := inv.keys[primary]
+	inv.keys[primary] = merge(old, ok, r)
+	inv.pruneMap(inv.keys)
+}
+
+// PurgeTag adds a rule for every object carrying tag.
+func (inv *Invalidations) PurgeTag(tag string, r Rule) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.init()
+	old, ok := inv.tags[tag]
+	inv.tags[tag] = merge(old, ok, r)
+	inv.pruneMap(inv.tags)
+}
+
+// PurgeSite adds a rule for everything of a site.
+func (inv *Invalidations) PurgeSite(site string, r Rule) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.init()
+	old, ok := inv.sites[site]
+	inv.sites[site] = merge(old, ok, r)
+}
+
+// PurgePrefix adds a rule for every primary key starting with prefix.
+func (inv *Invalidations) PurgePrefix(prefix string, r Rule) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.init()
+	for i := range inv.prefixes {
+		if inv.prefixes[i].prefix == prefix {
+			inv.prefixes[i].Rule = merge(inv.prefixes[i].Rule, true, r)
+			return
+		}
+	}
+	inv.prefixes = append(inv.prefixes, prefixRule{prefix, r})
+	if len(inv.prefixes) > inv.maxRules() {
+		oldest := 0
+		for i, p := range inv.prefixes {
+			if p.At.Before(inv.prefixes[oldest].At) {
+				oldest = i
+			}
+		}
+		inv.raiseHorizon(inv.prefixes[oldest].At)
+		inv.prefixes = append(inv.prefixes[:oldest], inv.prefixes[oldest+1:]...)
+	}
+}
+
+func (inv *Invalidations) maxRules() int {
+	if inv.MaxRules > 0 {
+		return inv.MaxRules
+	}
+	return 100_000
+}
+
+func (inv *Invalidations) raiseHorizon(t time.Time) {
+	if t.After(inv.horizon) {
+		inv.horizon = t
+	}
+}
+
+// pruneMap folds the oldest tenth of m's rules into the horizon when m
+// holds more than MaxRules. Sorting is O(n log n) once per n/10 rules added.
+func (inv *Invalidations) pruneMap(m map[string]Rule) {
+	maxN := inv.maxRules()
+	if len(m) <= maxN {
+		return
+	}
+	times := make([]time.Time, 0, len(m))
+	for _, r := range m {
+		times = append(times, r.At)
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+	cut := times[len(times)/10]
+	for k, r := range m {
+		if !r.At.After(cut) {
+			delete(m, k)
+		}
+	}
+	inv.raiseHorizon(cut)
+}
+
+// Check returns what the rules say of content with this primary key, site
+// and tags that left the origin at origin.
+func (inv *Invalidations) Check(primary, site string, tags []string, origin time.Time) Verdict {
+	inv.mu.RLock()
+	defer inv.mu.RUnlock()
+	if inv.keys == nil && inv.horizon.IsZero() {
+		return Valid
+	}
+	v := Valid
+	apply := func(r Rule, ok bool) {
+		if !ok || origin.After(r.At) {
+			return
+		}
+		if !r.Soft {
+			v = Purged
+		} else if v == Valid {
+			v = Stale
+		}
+	}
+	r, ok := inv.keys[primary]
+	apply(r, ok)
+	r, ok = inv.sites[site]
+	apply(r, ok)
+	for _, t := range tags {
+		r, ok = inv.tags[t]
+		apply(r, ok)
+	}
+	for _, p := range inv.prefixes {
+		if strings.HasPrefix(primary, p.prefix) {
+			apply(p.Rule, true)
+		}
+	}
+	if v == Valid && !inv.horizon.IsZero() && !origin.After(inv.horizon) {
+		v = Stale
+	}
+	return v
+}
+
+// CheckObject applies Check to a stored object.
+func (inv *Invalidations) CheckObject(o *Object) Verdict {
+	var origin time.Time
+	if h := o.Head(); h != nil {
+		origin = h.Origin
+	}
+	return inv.Check(o.Primary, o.Site, o.Tags, origin)
+}

@@ -1,0 +1,314 @@
+// Package edge is the CDN's caching reverse proxy. The same program runs
+// as an edge (clients in front, shields or origins behind) and as a shield
+// (edges in front, origins behind). It speaks HTTP/1.1 and HTTP/2, keeps
+// objects in the cache core's tiers under RFC 9111 rules, collapses
+// concurrent misses, and reports what it did in Cache-Status.
+package edge
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/selfcdn/cdn/cache"
+	"github.com/selfcdn/cdn/config"
+	"github.com/selfcdn/cdn/httpcache"
+	"github.com/selfcdn/cdn/lb"
+)
+
+// Role says which tier a node is.
+type Role string
+
+// Roles.
+const (
+	RoleEdge   Role = "edge"
+	RoleShield Role = "shield"
+)
+
+// Config is everything one node needs. Build it from a cluster file with
+// FromCluster, or by hand (quick mode, tests).
+type Config struct {
+	// Name identifies the node in Cache-Status, Via, CDN-Loop and logs.
+	Name string
+	// Role is edge (default) or shield.
+	Role Role
+	// Listen is the HTTP address (HTTP/1.1 and cleartext HTTP/2).
+	Listen string
+	// TLSListen, with TLSCert and TLSKey, serves HTTPS (HTTP/1.1 and h2).
+	TLSListen, TLSCert, TLSKey string
+	// Admin is the admin listener (/metrics, /healthz, /status); empty
+	// means none.
+	Admin string
+	// Sites are the hostnames served. A site with Host "*" serves every
+	// host (quick mode: every request goes to its one origin).
+	Sites []Site
+	// Origins are the origin pools by name.
+	Origins map[string]Pool
+	// Shields, for an edge, are the mid-tier nodes misses go to. Empty:
+	// misses go to the site's origin.
+	Shields []Upstream
+	// ShieldPolicy is the consistent hash for shields: maglev (default),
+	// rendezvous or bounded_load.
+	ShieldPolicy string
+	// ShieldHealth configures active checks of shields; zero disables.
+	ShieldHealth lb.HealthConfig
+	// Memory is the memory tier budget in bytes. Default 256 MiB.
+	Memory int64
+	// MaxMemoryObject is the largest object kept in memory. Default 16 MiB.
+	MaxMemoryObject int64
+	// ConnectTimeout, HeaderTimeout and IdleTimeout bound upstream
+	// connections. Defaults 2s, 30s, 90s.
+	ConnectTimeout, HeaderTimeout, IdleTimeout time.Duration
+	// MaxIdlePerHost is the keep-alive pool per upstream. Default 256.
+	MaxIdlePerHost int
+	// Retries is how many further upstreams an idempotent request tries.
+	// Default 2; negative means none.
+	Retries int
+	// MaxHeaderBytes bounds request headers; larger gets 431. Default 64 KiB.
+	MaxHeaderBytes int
+	// AccessLog writes one JSON line per request to Logger.
+	AccessLog bool
+	// Logger receives logs; nil discards them.
+	Logger *slog.Logger
+	// Registerer receives metrics; nil registers none (a private registry
+	// still serves the admin /metrics).
+	Registerer prometheus.Registerer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Site is one served hostname with its caching policy.
+type Site struct {
+	// Host is the canonical hostname (the cache key uses it, so aliases
+	// share objects); "*" matches any host.
+	Host string
+	// Aliases are further hostnames of the site.
+	Aliases []string
+	// Origin names a pool in Config.Origins.
+	Origin string
+	// Policy is the RFC 9111 policy knobs.
+	Policy httpcache.Policy
+	// Key shapes the cache key.
+	Key cache.KeyOptions
+}
+
+// Pool is an origin pool.
+type Pool struct {
+	// Policy is an lb policy name; default round_robin.
+	Policy string
+	// Servers are the pool's members.
+	Servers []Upstream
+	// Health configures active checks; zero Path disables them.
+	Health lb.HealthConfig
+	// HostHeader, when set, replaces the Host sent upstream.
+	HostHeader string
+}
+
+// Upstream is one server behind the node.
+type Upstream struct {
+	// Name identifies it (consistent hashing, metrics). Default: URL.
+	Name string
+	// URL is its base URL, http://host:port.
+	URL string
+	// Weight for weighted policies; default 1.
+	Weight int
+	// MaxConns caps requests in flight; 0 means no cap.
+	MaxConns int
+}
+
+func (c *Config) applyDefaults() {
+	if c.Role == "" {
+		c.Role = RoleEdge
+	}
+	if c.Name == "" {
+		c.Name = string(c.Role)
+	}
+	if c.Memory == 0 {
+		c.Memory = 256 << 20
+	}
+	if c.MaxMemoryObject == 0 {
+		c.MaxMemoryObject = min(16<<20, c.Memory/4)
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = 2 * time.Second
+	}
+	if c.HeaderTimeout == 0 {
+		c.HeaderTimeout = 30 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 90 * time.Second
+	}
+	if c.MaxIdlePerHost == 0 {
+		c.MaxIdlePerHost = 256
+	}
+	if c.Retries == 0 {
+		c.Retries = 2
+	}
+	if c.Retries < 0 {
+		c.Retries = 0
+	}
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = 64 << 10
+	}
+	if c.ShieldPolicy == "" {
+		c.ShieldPolicy = lb.PolicyMaglev
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Validate reports every problem with its field path.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(path, f string, a ...any) { errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(f, a...))) }
+	if c.Listen == "" && c.TLSListen == "" {
+		bad("listen", "an HTTP or HTTPS listen address is required")
+	}
+	if c.TLSListen != "" && (c.TLSCert == "" || c.TLSKey == "") {
+		bad("tls", "tls listen address given without certificate and key")
+	}
+	if c.Role != RoleEdge && c.Role != RoleShield {
+		bad("role", "must be edge or shield, got %q", c.Role)
+	}
+	if len(c.Sites) == 0 {
+		bad("sites", "at least one site is required")
+	}
+	for i, s := range c.Sites {
+		if s.Host == "" {
+			bad(fmt.Sprintf("sites[%d].host", i), "missing")
+		}
+		if _, ok := c.Origins[s.Origin]; !ok {
+			bad(fmt.Sprintf("sites[%d].origin", i), "no origin pool named %q", s.Origin)
+		}
+	}
+	for name, p := range c.Origins {
+		if len(p.Servers) == 0 {
+			bad("origins."+name+".servers", "at least one server is required")
+		}
+		for j, s := range p.Servers {
+			if err := checkURL(s.URL); err != nil {
+				bad(fmt.Sprintf("origins.%s.servers[%d].url", name, j), "%v", err)
+			}
+		}
+	}
+	for i, s := range c.Shields {
+		if err := checkURL(s.URL); err != nil {
+			bad(fmt.Sprintf("shields[%d].url", i), "%v", err)
+		}
+	}
+	if c.Memory < 1<<20 {
+		bad("memory", "must be at least 1MiB")
+	}
+	return errors.Join(errs...)
+}
+
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("not an http:// or https:// URL: %q", s)
+	}
+	return nil
+}
+
+// FromCluster builds the Config of the named edge or shield node from a
+// loaded cluster file.
+func FromCluster(cl *config.Cluster, node string) (Config, error) {
+	info, err := cl.FindNode(node)
+	if err != nil {
+		return Config{}, err
+	}
+	var role Role
+	switch info.Role {
+	case config.RoleEdge:
+		role = RoleEdge
+	case config.RoleShield:
+		role = RoleShield
+	default:
+		return Config{}, fmt.Errorf("node %q is a %s node, not an edge or shield", node, info.Role)
+	}
+	hostPort := func(addr string, port int) string {
+		if strings.Contains(addr, ":") {
+			return fmt.Sprintf("[%s]:%d", addr, port)
+		}
+		return fmt.Sprintf("%s:%d", addr, port)
+	}
+	c := Config{
+		Name:            node,
+		Role:            role,
+		Listen:          hostPort(info.Address, cl.Ports.HTTP),
+		Admin:           hostPort(info.Address, cl.Ports.Admin),
+		Memory:          int64(cl.Cache.Memory),
+		MaxMemoryObject: int64(cl.Cache.MaxMemoryObject),
+		ConnectTimeout:  cl.Upstream.ConnectTimeout.D(),
+		HeaderTimeout:   cl.Upstream.HeaderTimeout.D(),
+		IdleTimeout:     cl.Upstream.IdleTimeout.D(),
+		MaxIdlePerHost:  cl.Upstream.MaxIdlePerHost,
+		Retries:         cl.Upstream.Retries,
+		ShieldPolicy:    cl.Shields.Policy,
+		Origins:         map[string]Pool{},
+		AccessLog:       true,
+	}
+	for _, s := range cl.Sites {
+		c.Sites = append(c.Sites, Site{
+			Host:    s.Host,
+			Aliases: s.Aliases,
+			Origin:  s.Origin,
+			Policy: httpcache.Policy{
+				CacheSetCookie:        s.Cache.CacheSetCookie,
+				DefaultTTL:            s.Cache.DefaultTTL.D(),
+				MaxHeuristic:          s.Cache.MaxHeuristic.D(),
+				IgnoreCDNCacheControl: s.Cache.IgnoreCDNCacheControl,
+			},
+			Key: cache.KeyOptions{IgnoreQuery: s.Cache.IgnoreQuery, SortQuery: s.Cache.SortQuery},
+		})
+	}
+	for name, o := range cl.Origins {
+		p := Pool{Policy: o.Policy, HostHeader: o.HostHeader, Health: healthConfig(o.Health)}
+		for _, s := range o.Servers {
+			p.Servers = append(p.Servers, Upstream{Name: s.URL, URL: s.URL, Weight: s.Weight, MaxConns: s.MaxConns})
+		}
+		c.Origins[name] = p
+	}
+	if role == RoleEdge {
+		for _, s := range cl.Shields.Nodes {
+			c.Shields = append(c.Shields, Upstream{Name: s.Name, URL: "http://" + hostPort(s.Address, cl.Ports.HTTP)})
+		}
+		c.ShieldHealth = healthConfig(cl.Shields.Health)
+	}
+	return c, nil
+}
+
+func healthConfig(h config.HealthCheck) lb.HealthConfig {
+	if h.Path == "" {
+		return lb.HealthConfig{}
+	}
+	return lb.HealthConfig{
+		Path:     h.Path,
+		Interval: h.Interval.D(),
+		Timeout:  h.Timeout.D(),
+		Rise:     h.Rise,
+		Fall:     h.Fall,
+	}
+}
+
+// QuickConfig is the configuration of a single edge in front of one
+// origin (cdn edge --listen ADDR --origin URL): every request, whatever its
+// Host, goes to that origin. It is not an open proxy: the origin is fixed.
+func QuickConfig(name, listen, origin string) Config {
+	return Config{
+		Name:    name,
+		Role:    RoleEdge,
+		Listen:  listen,
+		Sites:   []Site{{Host: "*", Origin: "origin"}},
+		Origins: map[string]Pool{"origin": {Policy: lb.PolicyRoundRobin, Servers: []Upstream{{Name: "origin", URL: origin}}}},
+	}
+}

@@ -1,0 +1,90 @@
+package edge
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the node's Prometheus series.
+type metrics struct {
+	requests        *prometheus.CounterVec   // by protocol, cache result, status class
+	bytesSent       *prometheus.CounterVec   // by cache result
+	duration        *prometheus.HistogramVec // by cache result
+	upstreamLatency *prometheus.HistogramVec // by upstream set
+	upstreamErrors  *prometheus.CounterVec   // by upstream set, backend
+	collapsed       prometheus.Counter
+	stored          prometheus.Counter
+	notStored       *prometheus.CounterVec // by reason
+	memBytes        prometheus.GaugeFunc
+}
+
+func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
+	constLabels := prometheus.Labels{"node": s.cfg.Name, "role": string(s.cfg.Role)}
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdn_requests_total", Help: "Client requests by protocol, cache result and status class.", ConstLabels: constLabels,
+		}, []string{"proto", "cache", "code"}),
+		bytesSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdn_response_bytes_total", Help: "Response body bytes sent to clients, by cache result.", ConstLabels: constLabels,
+		}, []string{"cache"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "cdn_request_duration_seconds", Help: "Time to serve a client request, by cache result.", ConstLabels: constLabels,
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"cache"}),
+		upstreamLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "cdn_upstream_header_seconds", Help: "Time until upstream response headers, by upstream set.", ConstLabels: constLabels,
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"upstream"}),
+		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdn_upstream_errors_total", Help: "Failed upstream requests (transport errors and broken bodies).", ConstLabels: constLabels,
+		}, []string{"upstream", "backend"}),
+		collapsed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cdn_collapsed_requests_total", Help: "Requests that waited on another request's upstream fetch.", ConstLabels: constLabels,
+		}),
+		stored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cdn_cache_stores_total", Help: "Objects stored in the memory tier.", ConstLabels: constLabels,
+		}),
+		notStored: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdn_cache_not_stored_total", Help: "Upstream responses not stored, by reason.", ConstLabels: constLabels,
+		}, []string{"reason"}),
+	}
+	m.memBytes = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "cdn_cache_memory_bytes", Help: "Bytes charged to the memory tier.", ConstLabels: constLabels,
+	}, func() float64 { return float64(s.mem.Used()) })
+	for _, c := range []prometheus.Collector{m.requests, m.bytesSent, m.duration, m.upstreamLatency, m.upstreamErrors, m.collapsed, m.stored, m.notStored, m.memBytes} {
+		reg.MustRegister(c)
+	}
+	return m
+}
+
+// observe records one finished request in metrics and the access log.
+func (s *Server) observe(r *http.Request, w *statusWriter, info *reqInfo, start time.Time) {
+	code := w.code
+	if code == 0 {
+		code = http.StatusOK
+	}
+	result := info.status
+	if result == "" {
+		result = "other"
+	}
+	proto := "h1"
+	switch r.ProtoMajor {
+	case 2:
+		proto = "h2"
+	case 3:
+		proto = "h3"
+	}
+	elapsed := s.cfg.Now().Sub(start)
+	s.metrics.requests.WithLabelValues(proto, result, strconv.Itoa(code/100)+"xx").Inc()
+	s.metrics.bytesSent.WithLabelValues(result).Add(float64(w.bytes))
+	s.metrics.duration.WithLabelValues(result).Observe(elapsed.Seconds())
+	if s.cfg.AccessLog {
+		s.log.Info("request",
+			"client", r.RemoteAddr, "proto", r.Proto, "method", r.Method, "host", r.Host, "uri", r.RequestURI,
+			"status", code, "bytes", w.bytes, "cache", result, "duration_ms", float64(elapsed.Microseconds())/1000,
+			"ua", r.UserAgent())
+	}
+}

@@ -1,0 +1,333 @@
+package edge
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"time"
+
+	"github.com/selfcdn/cdn/cache"
+	"github.com/selfcdn/cdn/httpcache"
+)
+
+// servable is a response the cache can answer with.
+type servable struct {
+	head   *cache.Head
+	body   cache.Body // complete body, or nil while fill streams it
+	fill   *fill
+	size   int64 // body size, -1 if unknown
+	status httpcache.Status
+}
+
+// internalFields are never sent to clients by an edge. Shields keep them
+// for the edges behind them (which index tags too).
+var internalFields = []string{"Surrogate-Key", "Cache-Tag", hdrOriginTime}
+
+// copyResponseHeader copies a stored or upstream header for a client.
+func (s *Server) copyResponseHeader(dst, src http.Header) {
+	for k, vs := range src {
+		dst[k] = append([]string(nil), vs...)
+	}
+	if s.cfg.Role == RoleEdge {
+		for _, f := range internalFields {
+			dst.Del(f)
+		}
+	}
+}
+
+func (s *Server) addVia(h http.Header, major, minor int) {
+	h.Add("Via", fmt.Sprintf("%d.%d %s", major, minor, s.cfg.Name))
+}
+
+// serveObject writes a stored (or arriving) response, answering the
+// client's conditional and range requests from it (RFC 9110 §13, §14).
+func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, st *site, sv servable) {
+	now := s.cfg.Now()
+	h := w.Header()
+	s.copyResponseHeader(h, http.Header(sv.head.Header))
+	age := int64(sv.head.Age(now) / time.Second)
+	h.Set("Age", strconv.FormatInt(age, 10))
+	h.Set("Cache-Status", httpcache.AppendCacheStatus(h.Get("Cache-Status"), sv.status))
+	s.addVia(h, 1, 1)
+	if s.cfg.Role == RoleShield {
+		h.Set(hdrOriginTime, strconv.FormatInt(sv.head.Origin.UnixNano(), 10))
+	}
+	status := sv.head.Status
+	if status == http.StatusOK && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		etag, lmText := httpcache.Validators(http.Header(sv.head.Header))
+		lm, _ := httpcache.ParseHTTPDate(lmText)
+		switch httpcache.CheckPreconditions(r.Method, r.Header, etag, lm) {
+		case http.StatusNotModified:
+			notModified(h)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		case http.StatusPreconditionFailed:
+			h.Del("Content-Length")
+			h.Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusPreconditionFailed)
+			return
+		}
+		if rng := r.Header.Get("Range"); rng != "" && sv.size >= 0 && r.Method == http.MethodGet {
+			ir := r.Header.Get("If-Range")
+			if ir == "" || httpcache.IfRangeMatches(ir, etag, lm) {
+				ranges, err := httpcache.ParseRange(rng, sv.size)
+				if errors.Is(err, httpcache.ErrUnsatisfiable) {
+					h.Set("Content-Range", "bytes */"+strconv.FormatInt(sv.size, 10))
+					h.Del("Content-Length")
+					w.WriteHeader(http.StatusRequestedRangeNotSatisfiable)
+					return
+				}
+				if err == nil && len(ranges) > 0 {
+					s.serveRanges(w, r, sv, ranges)
+					return
+				}
+			}
+		}
+	}
+	if sv.size >= 0 && bodyAllowed(status) {
+		h.Set("Content-Length", strconv.FormatInt(sv.size, 10))
+	} else {
+		h.Del("Content-Length")
+	}
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead || !bodyAllowed(status) {
+		return
+	}
+	rd, closeFn, err := sv.open(r, 0)
+	if err != nil {
+		s.abort(err)
+	}
+	defer closeFn()
+	s.copyBody(w, rd)
+}
+
+func bodyAllowed(status int) bool {
+	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
+}
+
+// open returns a reader of the body from off.
+func (sv servable) open(r *http.Request, off int64) (io.Reader, func(), error) {
+	if sv.fill != nil {
+		return sv.fill.reader(r.Context(), off), func() {}, nil
+	}
+	rc, err := sv.body.Open(off)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rc, func() { rc.Close() }, nil
+}
+
+// notModified keeps only the fields a 304 carries (RFC 9110 §15.4.5).
+func notModified(h http.Header) {
+	keep := map[string]bool{"Cache-Control": true, "Content-Location": true, "Date": true, "Etag": true, "Expires": true, "Vary": true,
+		"Age": true, "Cache-Status": true, "Via": true, "Last-Modified": true, "Alt-Svc": true, hdrOriginTime: true}
+	for k := range h {
+		if !keep[k] {
+			delete(h, k)
+		}
+	}
+}
+
+// serveRanges answers with 206: one part, or multipart/byteranges.
+func (s *Server) serveRanges(w http.ResponseWriter, r *http.Request, sv servable, ranges []httpcache.ByteRange) {
+	h := w.Header()
+	if len(ranges) == 1 {
+		br := ranges[0]
+		h.Set("Content-Range", br.ContentRange(sv.size))
+		h.Set("Content-Length", strconv.FormatInt(br.Length, 10))
+		w.WriteHeader(http.StatusPartialContent)
+		rd, closeFn, err := sv.open(r, br.Start)
+		if err != nil {
+			s.abort(err)
+		}
+		defer closeFn()
+		s.copyBody(w, io.LimitReader(rd, br.Length))
+		return
+	}
+	ctype := h.Get("Content-Type")
+	mw := multipart.NewWriter(io.Discard)
+	boundary := mw.Boundary()
+	h.Set("Content-Type", "multipart/byteranges; boundary="+boundary)
+	h.Del("Content-Length")
+	w.WriteHeader(http.StatusPartialContent)
+	pw := multipart.NewWriter(w)
+	if err := pw.SetBoundary(boundary); err != nil {
+		s.abort(err)
+	}
+	for _, br := range ranges {
+		ph := textproto.MIMEHeader{}
+		if ctype != "" {
+			ph.Set("Content-Type", ctype)
+		}
+		ph.Set("Content-Range", br.ContentRange(sv.size))
+		part, err := pw.CreatePart(ph)
+		if err != nil {
+			return
+		}
+		rd, closeFn, err := sv.open(r, br.Start)
+		if err != nil {
+			s.abort(err)
+		}
+		if _, err := io.Copy(part, io.LimitReader(rd, br.Length)); err != nil {
+			closeFn()
+			s.abortCopy(err)
+			return
+		}
+		closeFn()
+	}
+	pw.Close()
+}
+
+// copyBody streams a body to the client. If the source fails, the
+// connection is aborted so the client sees an error, never a body that
+// looks complete but is not.
+func (s *Server) copyBody(w http.ResponseWriter, rd io.Reader) {
+	if _, err := io.Copy(w, rd); err != nil {
+		s.abortCopy(err)
+	}
+}
+
+// abortCopy aborts the response if the failure was on our side (the
+// upstream body), and quietly returns if the client went away.
+func (s *Server) abortCopy(err error) {
+	var werr writeError
+	if errors.As(err, &werr) {
+		return
+	}
+	s.abort(err)
+}
+
+// abort ends the response abruptly (http.ErrAbortHandler is recovered by
+// net/http without a stack trace and resets the stream or connection).
+func (s *Server) abort(err error) {
+	s.log.Warn("aborting response", "err", err)
+	panic(http.ErrAbortHandler)
+}
+
+// writeError marks a failure to write to the client.
+type writeError struct{ error }
+
+func (e writeError) Unwrap() error { return e.error }
+
+// servePassResult streams an unstorable upstream response to its one
+// client (the leader of a pass flight).
+func (s *Server) servePassResult(w http.ResponseWriter, r *http.Request, info *reqInfo, res flightResult) {
+	rb := res.obj.Body.(*respBody)
+	resp := rb.resp
+	defer resp.Body.Close()
+	if info.status == "" || info.status == "miss" {
+		info.status = "pass"
+	}
+	h := w.Header()
+	s.copyResponseHeader(h, resp.Header)
+	cs := httpcache.Status{Cache: s.cfg.Name, Fwd: "miss", FwdStatus: resp.StatusCode}
+	if r.Header.Get("Authorization") != "" {
+		cs.Fwd = "bypass"
+	}
+	h.Set("Cache-Status", httpcache.AppendCacheStatus(resp.Header.Get("Cache-Status"), cs))
+	s.addVia(h, resp.ProtoMajor, resp.ProtoMinor)
+	if resp.StatusCode == http.StatusOK && resp.ContentLength >= 0 {
+		etag, lmText := httpcache.Validators(resp.Header)
+		lm, _ := httpcache.ParseHTTPDate(lmText)
+		if code := httpcache.CheckPreconditions(r.Method, r.Header, etag, lm); code == http.StatusNotModified {
+			notModified(h)
+			w.WriteHeader(code)
+			return
+		}
+	}
+	w.WriteHeader(resp.StatusCode)
+	if r.Method == http.MethodHead {
+		return
+	}
+	s.copyBody(w, resp.Body)
+}
+
+func (s *Server) plainError(w http.ResponseWriter, code int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Cache-Status", httpcache.AppendCacheStatus("", httpcache.Status{Cache: s.cfg.Name, Fwd: "bypass", Detail: "error"}))
+	h.Set("Content-Length", strconv.Itoa(len(msg)))
+	w.WriteHeader(code)
+	io.WriteString(w, msg)
+}
+
+func (s *Server) gatewayTimeout(w http.ResponseWriter, msg string) {
+	s.plainError(w, http.StatusGatewayTimeout, msg+"\n")
+}
+
+func (s *Server) upstreamError(w http.ResponseWriter, err error) {
+	code := http.StatusBadGateway
+	if isTimeout(err) {
+		code = http.StatusGatewayTimeout
+	}
+	s.plainError(w, code, fmt.Sprintf("upstream error: %v\n", err))
+}
+
+// statusWriter records the status and bytes written, and marks write
+// failures so copyBody can tell a client that left from an upstream that
+// failed.
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	bytes int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	if err != nil {
+		return n, writeError{err}
+	}
+	return n, nil
+}
+
+// ReadFrom keeps sendfile and large copies efficient.
+func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err := rf.ReadFrom(&srcErrReader{r: src})
+		w.bytes += n
+		var se srcError
+		if err != nil && !errors.As(err, &se) {
+			return n, writeError{err}
+		}
+		if errors.As(err, &se) {
+			return n, se.error
+		}
+		return n, err
+	}
+	return io.Copy(struct{ io.Writer }{w}, src)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// srcErrReader marks read errors so ReadFrom can tell them from write errors.
+type srcErrReader struct{ r io.Reader }
+
+type srcError struct{ error }
+
+func (r *srcErrReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if err != nil && err != io.EOF {
+		return n, srcError{err}
+	}
+	return n, err
+}

@@ -1,0 +1,321 @@
+package edge
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/selfcdn/cdn/cache"
+)
+
+// Server is one edge or shield node.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	mem       *cache.Memory
+	inv       *cache.Invalidations
+	flights   flightGroup
+	sites     map[string]*site
+	wildcard  *site
+	shields   *upstreamSet
+	transport *http.Transport
+	metrics   *metrics
+	registry  *prometheus.Registry
+	loopID    string
+
+	baseCtx context.Context
+	cancel  context.CancelFunc
+
+	mu        sync.Mutex // guards addrs
+	addrs     map[string]net.Addr
+	readyOnce sync.Once
+	ready     chan struct{}
+}
+
+// New checks cfg and builds a node. Run starts it.
+func New(cfg Config) (*Server, error) {
+	cfg.applyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("edge config: %w", err)
+	}
+	mem, err := cache.NewMemory(cache.MemoryConfig{Budget: cfg.Memory, MaxObject: cfg.MaxMemoryObject})
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		cfg:       cfg,
+		log:       cfg.Logger.With("node", cfg.Name),
+		mem:       mem,
+		inv:       &cache.Invalidations{},
+		sites:     map[string]*site{},
+		transport: newTransport(&cfg),
+		loopID:    cfg.Name,
+		addrs:     map[string]net.Addr{},
+		ready:     make(chan struct{}),
+	}
+	s.baseCtx, s.cancel = context.WithCancel(context.Background())
+	pools := map[string]*upstreamSet{}
+	for name, p := range cfg.Origins {
+		set, err := newUpstreamSet("origin/"+name, p.Policy, p.Servers, p.HostHeader, false)
+		if err != nil {
+			return nil, err
+		}
+		pools[name] = set
+	}
+	for _, st := range cfg.Sites {
+		x := &site{Site: st, origin: pools[st.Origin]}
+		if st.Host == "*" {
+			s.wildcard = x
+			continue
+		}
+		s.sites[hostOnly(st.Host)] = x
+		for _, a := range st.Aliases {
+			s.sites[hostOnly(a)] = x
+		}
+	}
+	if len(cfg.Shields) > 0 && cfg.Role == RoleEdge {
+		set, err := newUpstreamSet("shields", cfg.ShieldPolicy, cfg.Shields, "", true)
+		if err != nil {
+			return nil, err
+		}
+		s.shields = set
+	}
+	s.registry = prometheus.NewRegistry()
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var reg prometheus.Registerer = s.registry
+	if cfg.Registerer != nil {
+		reg = multiRegisterer{s.registry, cfg.Registerer}
+	}
+	s.metrics = newMetrics(reg, s)
+	return s, nil
+}
+
+// multiRegisterer registers with the node's own registry (served on the
+// admin listener) and the caller's.
+type multiRegisterer struct {
+	own   *prometheus.Registry
+	other prometheus.Registerer
+}
+
+func (m multiRegisterer) Register(c prometheus.Collector) error {
+	if err := m.own.Register(c); err != nil {
+		return err
+	}
+	return m.other.Register(c)
+}
+
+func (m multiRegisterer) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := m.Register(c); err != nil {
+			panic(err)
+		}
+	}
+}
+
+func (m multiRegisterer) Unregister(c prometheus.Collector) bool {
+	m.other.Unregister(c)
+	return m.own.Unregister(c)
+}
+
+// Invalidations returns the node's purge rules, for the purge API.
+func (s *Server) Invalidations() *cache.Invalidations { return s.inv }
+
+// Memory returns the node's memory tier.
+func (s *Server) Memory() *cache.Memory { return s.mem }
+
+// Name returns the node's name.
+func (s *Server) Name() string { return s.cfg.Name }
+
+// Ready is closed once every listener is bound.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addr returns the bound address of a listener: "http", "https" or "admin".
+func (s *Server) Addr(name string) net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addrs[name]
+}
+
+// Run serves until ctx is cancelled, then shuts down gracefully: listeners
+// close, in-flight requests finish (up to 30 s), upstream fetches stop.
+func (s *Server) Run(ctx context.Context) error {
+	defer s.cancel()
+	defer s.mem.Close()
+	type srv struct {
+		name string
+		hs   *http.Server
+		ln   net.Listener
+	}
+	var servers []srv
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	errLog := slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)
+	mk := func(name, addr string, h http.Handler, tlsCfg *tls.Config) error {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen %s on %s: %w", name, addr, err)
+		}
+		hs := &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
+			ErrorLog:          errLog,
+			BaseContext:       func(net.Listener) context.Context { return s.baseCtx },
+		}
+		if name == "http" {
+			hs.Protocols = &protocols
+		}
+		if tlsCfg != nil {
+			hs.TLSConfig = tlsCfg
+			ln = tls.NewListener(ln, tlsCfg)
+		}
+		s.mu.Lock()
+		s.addrs[name] = ln.Addr()
+		s.mu.Unlock()
+		servers = append(servers, srv{name, hs, ln})
+		return nil
+	}
+	closeAll := func() {
+		for _, x := range servers {
+			x.ln.Close()
+		}
+	}
+	if s.cfg.Listen != "" {
+		if err := mk("http", s.cfg.Listen, s, nil); err != nil {
+			return err
+		}
+	}
+	if s.cfg.TLSListen != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			closeAll()
+			return fmt.Errorf("load TLS certificate %s: %w", s.cfg.TLSCert, err)
+		}
+		tc := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}, MinVersion: tls.VersionTLS12}
+		if err := mk("https", s.cfg.TLSListen, s, tc); err != nil {
+			closeAll()
+			return err
+		}
+	}
+	if s.cfg.Admin != "" {
+		if err := mk("admin", s.cfg.Admin, s.adminHandler(), nil); err != nil {
+			closeAll()
+			return err
+		}
+	}
+	stopHealth := s.startHealthChecks()
+	defer stopHealth()
+	errc := make(chan error, len(servers))
+	for _, x := range servers {
+		s.log.Info("listening", "listener", x.name, "addr", x.ln.Addr().String(), "role", s.cfg.Role)
+		go func() {
+			if err := x.hs.Serve(x.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s listener: %w", x.name, err)
+			}
+		}()
+	}
+	s.readyOnce.Do(func() { close(s.ready) })
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	s.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, x := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := x.hs.Shutdown(sctx); err != nil {
+				x.hs.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	s.cancel()
+	s.transport.CloseIdleConnections()
+	return runErr
+}
+
+// adminHandler serves /metrics, /healthz and /status.
+func (s *Server) adminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(s.status())
+	})
+	return mux
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-s.baseCtx.Done():
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	default:
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
+
+// Status is the node's state as the admin /status endpoint reports it.
+type Status struct {
+	Name        string           `json:"name"`
+	Role        Role             `json:"role"`
+	MemoryBytes int64            `json:"memory_bytes"`
+	Upstreams   []UpstreamStatus `json:"upstreams"`
+}
+
+// UpstreamStatus is one upstream server's live state.
+type UpstreamStatus struct {
+	Set       string `json:"set"`
+	Name      string `json:"name"`
+	Healthy   bool   `json:"healthy"`
+	Available bool   `json:"available"`
+	Inflight  int64  `json:"inflight"`
+}
+
+func (s *Server) status() Status {
+	st := Status{Name: s.cfg.Name, Role: s.cfg.Role, MemoryBytes: s.mem.Used()}
+	add := func(set *upstreamSet) {
+		for _, b := range set.backends {
+			st.Upstreams = append(st.Upstreams, UpstreamStatus{Set: set.name, Name: b.Name, Healthy: b.Healthy(), Available: b.Available(), Inflight: b.Inflight()})
+		}
+	}
+	if s.shields != nil {
+		add(s.shields)
+	}
+	seen := map[*upstreamSet]bool{}
+	for _, x := range append(mapValues(s.sites), s.wildcard) {
+		if x != nil && !seen[x.origin] {
+			seen[x.origin] = true
+			add(x.origin)
+		}
+	}
+	return st
+}
+
+func mapValues[K comparable, V any](m map[K]V) []V {
+	out := make([]V, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}

@@ -1,0 +1,215 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/selfcdn/cdn/lb"
+)
+
+// upstreamSet is a group of upstream servers with the policy that orders
+// them for a request: an origin pool, or the shield tier.
+type upstreamSet struct {
+	name     string
+	backends []*lb.Backend
+	urls     map[*lb.Backend]*url.URL
+	selector lb.Selector
+	orderer  lb.Orderer // nil for non-hashing policies
+	host     string     // Host override, "" keeps the request's
+	shields  bool       // these are our shields (trusted CDN headers)
+}
+
+func newUpstreamSet(name, policy string, ups []Upstream, host string, shields bool) (*upstreamSet, error) {
+	s := &upstreamSet{name: name, urls: map[*lb.Backend]*url.URL{}, host: host, shields: shields}
+	for _, u := range ups {
+		pu, err := url.Parse(u.URL)
+		if err != nil {
+			return nil, fmt.Errorf("upstream %s: %w", u.URL, err)
+		}
+		n := u.Name
+		if n == "" {
+			n = u.URL
+		}
+		b := &lb.Backend{Name: n, Addr: pu.Host, Weight: u.Weight, MaxConns: int64(u.MaxConns)}
+		s.backends = append(s.backends, b)
+		s.urls[b] = pu
+	}
+	if policy == "" {
+		policy = lb.PolicyRoundRobin
+	}
+	sel, err := lb.NewSelector(policy, s.backends, lb.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("upstream %s: %w", name, err)
+	}
+	s.selector = sel
+	s.orderer, _ = sel.(lb.Orderer)
+	return s, nil
+}
+
+// candidates returns up to n upstreams to try, in order: for hashing
+// policies the key's own preference order (available ones first), else the
+// policy's pick followed by the other available backends.
+func (s *upstreamSet) candidates(key string, client netip.Addr, n int, dst []*lb.Backend) []*lb.Backend {
+	r := &lb.Request{Key: key, ClientIP: client}
+	if s.orderer != nil {
+		var buf [16]*lb.Backend
+		order := s.orderer.Order(r, buf[:0])
+		for _, b := range order {
+			if len(dst) < n && b.Available() {
+				dst = append(dst, b)
+			}
+		}
+		if len(dst) == 0 && len(order) > 0 {
+			// Every upstream looks down: try the preferred one anyway
+			// rather than fail without asking.
+			dst = append(dst, order[0])
+		}
+		return dst
+	}
+	first := s.selector.Select(r)
+	if first != nil {
+		dst = append(dst, first)
+	}
+	for _, b := range s.backends {
+		if len(dst) >= n {
+			break
+		}
+		if b != first && b.Available() {
+			dst = append(dst, b)
+		}
+	}
+	if len(dst) == 0 && len(s.backends) > 0 {
+		dst = append(dst, s.backends[0])
+	}
+	return dst
+}
+
+// newTransport returns the keep-alive pool used for every upstream.
+func newTransport(c *Config) *http.Transport {
+	d := &net.Dialer{Timeout: c.ConnectTimeout, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 nil, // never use environment proxies
+		DialContext:           d.DialContext,
+		MaxIdleConns:          0,
+		MaxIdleConnsPerHost:   c.MaxIdlePerHost,
+		IdleConnTimeout:       c.IdleTimeout,
+		ResponseHeaderTimeout: c.HeaderTimeout,
+		TLSHandshakeTimeout:   c.ConnectTimeout + 3*time.Second,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true, // bodies pass through as the origin sent them
+		ForceAttemptHTTP2:     false,
+	}
+}
+
+// errUpstream5xx marks a 5xx answer that made us try another upstream.
+var errUpstream5xx = errors.New("upstream answered 5xx")
+
+// retryable reports whether a failed attempt may be retried on another
+// upstream: the request must be idempotent (RFC 9110 §9.2.2) and its body
+// replayable.
+func retryable(method string, body io.Reader) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return body == nil || body == http.NoBody
+	}
+	return false
+}
+
+// roundTrip sends req to the candidates in turn until one answers without
+// a transport error or (for retryable requests) a 5xx. The last 5xx
+// response is returned when every candidate fails that way.
+func (s *Server) roundTrip(ctx context.Context, set *upstreamSet, key string, client netip.Addr, out *http.Request) (*http.Response, *lb.Backend, error) {
+	var buf [4]*lb.Backend
+	tries := 1
+	if retryable(out.Method, out.Body) {
+		tries += s.cfg.Retries
+	}
+	cands := set.candidates(key, client, tries, buf[:0])
+	var lastErr error
+	var lastResp *http.Response
+	var lastB *lb.Backend
+	for i, b := range cands {
+		u := set.urls[b]
+		r := out.Clone(ctx)
+		r.URL.Scheme = u.Scheme
+		r.URL.Host = u.Host
+		if set.host != "" {
+			r.Host = set.host
+		}
+		start := s.cfg.Now()
+		b.Acquire()
+		resp, err := s.transport.RoundTrip(r)
+		if err != nil {
+			b.Release()
+			b.ReportResult(false)
+			s.metrics.upstreamErrors.WithLabelValues(set.name, b.Name).Inc()
+			lastErr = fmt.Errorf("%s %s via %s: %w", out.Method, out.URL.RequestURI(), b.Name, err)
+			s.log.Warn("upstream failed", "upstream", b.Name, "url", out.URL.RequestURI(), "err", err)
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		s.metrics.upstreamLatency.WithLabelValues(set.name).Observe(s.cfg.Now().Sub(start).Seconds())
+		resp.Body = &releaseBody{ReadCloser: resp.Body, b: b}
+		if resp.StatusCode >= 500 && i < len(cands)-1 && retryable(out.Method, out.Body) && set.shields {
+			// A shield that answers 5xx may be failing; the next shield
+			// in the key's order may have the object or reach the origin.
+			b.ReportResult(false)
+			if lastResp != nil {
+				lastResp.Body.Close()
+			}
+			lastResp, lastB = resp, b
+			lastErr = errUpstream5xx
+			continue
+		}
+		b.ReportResult(resp.StatusCode < 500)
+		if lastResp != nil {
+			lastResp.Body.Close()
+		}
+		return resp, b, nil
+	}
+	if lastResp != nil {
+		return lastResp, lastB, nil
+	}
+	if lastErr == nil {
+		lastErr = errors.New("no upstream available")
+	}
+	return nil, nil, lastErr
+}
+
+// releaseBody returns the backend's in-flight slot when the body is closed.
+type releaseBody struct {
+	io.ReadCloser
+	b    *lb.Backend
+	done bool
+}
+
+func (r *releaseBody) Close() error {
+	if !r.done {
+		r.done = true
+		r.b.Release()
+	}
+	return r.ReadCloser.Close()
+}
+
+// hostOnly strips a port from a Host header value.
+func hostOnly(h string) string {
+	if strings.HasPrefix(h, "[") {
+		if i := strings.IndexByte(h, ']'); i > 0 {
+			return strings.ToLower(h[1:i])
+		}
+	}
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.Count(h, ":") == 1 {
+		h = h[:i]
+	}
+	return strings.ToLower(strings.TrimSuffix(h, "."))
+}
