@@ -57,6 +57,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.observe(r, sw, info, start)
 	}()
 
+	if conflictingFraming(r.Context(), r.ProtoMajor) {
+		// RFC 9112 §6.1: reject, and close the connection.
+		info.status = "refused"
+		sw.Header().Set("Connection", "close")
+		s.plainError(sw, http.StatusBadRequest, "request has both Content-Length and Transfer-Encoding\n")
+		return
+	}
 	st := s.route(r.Host)
 	if st == nil {
 		// Invariant 6: never an open proxy.
@@ -547,7 +554,8 @@ func (s *Server) lead(f *flight, r *http.Request, st *site, key, primary string,
 		}
 		return
 	}
-	fl.finish(nil)
+	// Store before the last reader sees EOF and before the flight ends,
+	// so whoever asks next (even the same client) finds a hit.
 	final := cache.NewObject(objKey, primary, head, cache.Bytes(fl.bytes()))
 	final.Site, final.Tags = obj.Site, obj.Tags
 	if n <= s.cfg.MaxMemoryObject && s.inv.CheckObject(final) != cache.Purged {
@@ -557,13 +565,15 @@ func (s *Server) lead(f *flight, r *http.Request, st *site, key, primary string,
 		if s.mem.Set(final) {
 			s.metrics.stored.Inc()
 		}
-		// Wait until the set is visible, so a request arriving after the
-		// flight ends finds the object instead of starting a new fetch.
+		// Ristretto applies new keys asynchronously: wait until the set
+		// is visible, so a request arriving after the flight ends finds
+		// the object instead of starting a new fetch.
 		s.mem.Wait()
 	}
 	if collapse {
 		s.flights.forget(key, f)
 	}
+	fl.finish(nil)
 }
 
 // passTTL is how long a key whose response could not be stored skips

@@ -165,6 +165,7 @@ func TestRFC9111Vary(t *testing.T) {
 	if string(en2.body) != string(en.body) || string(fr2.body) != string(fr.body) {
 		t.Fatal("a variant was served for the wrong request")
 	}
+	t.Logf("en %q fr %q en2 %q fr2 %q", en.cacheStatus(), fr.cacheStatus(), en2.cacheStatus(), fr2.cacheStatus())
 	mustContain(t, "en Cache-Status", en2.cacheStatus(), "hit")
 	mustContain(t, "fr Cache-Status", fr2.cacheStatus(), "hit")
 	if c := o.count(p); c != 2 {

@@ -177,6 +177,8 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		if name == "http" {
 			hs.Protocols = &protocols
+			hs.ConnContext = connContext
+			ln = framingListener{ln}
 		}
 		if tlsCfg != nil {
 			hs.TLSConfig = tlsCfg
