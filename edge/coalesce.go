@@ -11,7 +11,7 @@ import (
 // polling: waiters block on the flight's ready channel and then read the
 // body as it arrives.
 type flightGroup struct {
-	mu sync.Mutex     // guards m
+	mu sync.Mutex // guards m
 	m  map[string]*flight
 }
 
