@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"net/textproto"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -150,8 +149,12 @@ func (s *Server) lookup(r *http.Request, primary string) (obj *cache.Object, ver
 	return o, v, key, false, false
 }
 
-func entryOf(h *cache.Head) *httpcache.Entry {
+// entryOf describes a stored head for freshness decisions, with the
+// cache-control that governs this site (CDN-Cache-Control unless ignored).
+func entryOf(h *cache.Head, p httpcache.Policy) *httpcache.Entry {
+	cc, _ := httpcache.Control(http.Header(h.Header), p)
 	return &httpcache.Entry{
+		Control:      &cc,
 		Status:       h.Status,
 		Header:       http.Header(h.Header),
 		RequestTime:  h.RequestTime,
@@ -174,7 +177,7 @@ func (s *Server) serveCacheable(w http.ResponseWriter, r *http.Request, st *site
 	}
 	if obj != nil {
 		head := obj.Head()
-		d := httpcache.Evaluate(r.Header, entryOf(head), now)
+		d := httpcache.Evaluate(r.Header, entryOf(head, st.Policy), now)
 		if verdict == cache.Stale {
 			// Soft purge: revalidate before use, but stale-while-
 			// revalidate still applies (the purge API's soft mode).
@@ -251,7 +254,7 @@ func (s *Server) serveFetched(w http.ResponseWriter, r *http.Request, st *site, 
 			continue
 		case resError:
 			if stale != nil {
-				d := httpcache.Evaluate(r.Header, entryOf(stale.Head()), s.cfg.Now())
+				d := httpcache.Evaluate(r.Header, entryOf(stale.Head(), st.Policy), s.cfg.Now())
 				if d.StaleIfError {
 					info.status = "stale"
 					ttl := int64(d.TTL.Seconds())
@@ -439,141 +442,6 @@ func clientAddr(r *http.Request) netip.Addr {
 	}
 	a, _ := netip.ParseAddr(host)
 	return a.Unmap()
-}
-
-// lead performs a flight: the upstream request, the decision to store,
-// and the pump that fills the body for every waiter. It runs detached from
-// any one client, so a leader that goes away does not fail its followers.
-func (s *Server) lead(f *flight, r *http.Request, st *site, key, primary string, stale *cache.Object, collapse bool) {
-	ctx := s.baseCtx
-	out := s.outgoing(r, st, http.MethodGet)
-	// The cache fetches whole objects: client validators and ranges are
-	// answered here, from the stored response.
-	for _, h := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
-		out.Header.Del(h)
-	}
-	if stale != nil {
-		httpcache.ConditionalRequest(http.Header(stale.Head().Header), out.Header)
-	}
-	set := s.upstreamFor(st)
-	requestTime := s.cfg.Now()
-	resp, _, err := s.roundTrip(ctx, set, primary, clientAddr(r), out)
-	responseTime := s.cfg.Now()
-	finish := func(res flightResult) {
-		f.publish(res)
-		if collapse && res.fill == nil {
-			s.flights.forget(key, f)
-		}
-	}
-	if err != nil {
-		status := http.StatusBadGateway
-		if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-			status = http.StatusGatewayTimeout
-		}
-		finish(flightResult{kind: resError, status: status, err: err})
-		return
-	}
-	httpcache.RemoveHopByHop(resp.Header)
-	originTime := requestTime
-	if set.shields {
-		if v, perr := strconv.ParseInt(resp.Header.Get(hdrOriginTime), 10, 64); perr == nil && v > 0 {
-			originTime = time.Unix(0, v)
-		}
-	}
-	resp.Header.Del(hdrOriginTime)
-
-	// Revalidation answered 304: refresh the stored head (RFC 9111 §4.3.4).
-	if stale != nil && resp.StatusCode == http.StatusNotModified {
-		resp.Body.Close()
-		old := stale.Head()
-		if httpcache.NotModifiedMatches(http.Header(old.Header), resp.Header) {
-			merged := httpcache.MergeNotModified(http.Header(old.Header), resp.Header)
-			nh := s.newHead(old.Status, merged, requestTime, responseTime, st, originTime)
-			stale.SetHead(nh)
-			finish(flightResult{kind: resObject, obj: stale, size: stale.Size(), stored: true, fwdStatus: http.StatusNotModified})
-			return
-		}
-		// A 304 that does not match what we hold: fetch it whole.
-		s.inv.PurgeKey(primary, cache.Rule{At: requestTime})
-		finish(flightResult{kind: resError, status: http.StatusBadGateway, err: errors.New("upstream 304 did not match the stored response")})
-		return
-	}
-	if stale != nil && resp.StatusCode >= 500 {
-		resp.Body.Close()
-		finish(flightResult{kind: resError, status: resp.StatusCode, err: fmt.Errorf("upstream answered %d", resp.StatusCode)})
-		return
-	}
-
-	ok, reason := httpcache.Storable(http.MethodGet, r.Header, resp.StatusCode, resp.Header, st.Policy)
-	if ok && resp.ContentLength > s.cfg.MaxMemoryObject {
-		ok, reason = false, "too-large"
-	}
-	var fields []string
-	if ok {
-		fields, _ = httpcache.VaryFields(resp.Header)
-	}
-	if !ok {
-		if collapse && responseReason(reason) {
-			s.mem.SetTTL(&cache.Object{Key: primary, Primary: primary, Pass: true}, passTTL)
-		}
-		s.metrics.notStored.WithLabelValues(reason).Inc()
-		obj := cache.NewObject(key, primary, &cache.Head{Status: resp.StatusCode, Header: textproto.MIMEHeader(resp.Header)}, &respBody{resp: resp})
-		finish(flightResult{kind: resPass, obj: obj, size: resp.ContentLength, fwdStatus: resp.StatusCode})
-		return
-	}
-	stored := httpcache.StoredHeader(resp.Header, st.Policy)
-	head := s.newHead(resp.StatusCode, stored, requestTime, responseTime, st, originTime)
-	varyValues := httpcache.VaryValues(fields, r.Header)
-	objKey := key
-	if len(fields) > 0 {
-		objKey = cache.VariantKey(primary, fields, varyValues)
-	}
-	fl := newFill(resp.ContentLength)
-	obj := cache.NewObject(objKey, primary, head, nil)
-	obj.Site = st.Host
-	obj.Tags = surrogateKeys(resp.Header)
-	res := flightResult{kind: resObject, obj: obj, fill: fl, size: resp.ContentLength, stored: true, fwdStatus: resp.StatusCode}
-	if len(fields) > 0 {
-		res.varyFields, res.varyValues = fields, varyValues
-	}
-	f.publish(res)
-
-	// The pump: upstream body → fill → memory tier.
-	n, err := io.Copy(fl, resp.Body)
-	resp.Body.Close()
-	if err == nil && resp.ContentLength >= 0 && n != resp.ContentLength {
-		err = io.ErrUnexpectedEOF
-	}
-	if err != nil {
-		// Never store (or let anyone finish reading) a truncated body.
-		fl.finish(fmt.Errorf("upstream body: %w", err))
-		s.metrics.upstreamErrors.WithLabelValues(set.name, "body").Inc()
-		s.log.Warn("upstream body failed", "key", objKey, "bytes", n, "err", err)
-		if collapse {
-			s.flights.forget(key, f)
-		}
-		return
-	}
-	// Store before the last reader sees EOF and before the flight ends,
-	// so whoever asks next (even the same client) finds a hit.
-	final := cache.NewObject(objKey, primary, head, cache.Bytes(fl.bytes()))
-	final.Site, final.Tags = obj.Site, obj.Tags
-	if n <= s.cfg.MaxMemoryObject && s.inv.CheckObject(final) != cache.Purged {
-		if len(fields) > 0 {
-			s.mem.Set(&cache.Object{Key: primary, Primary: primary, VaryFields: fields})
-		}
-		if s.mem.Set(final) {
-			s.metrics.stored.Inc()
-		}
-		// Ristretto applies new keys asynchronously: wait until the set
-		// is visible, so a request arriving after the flight ends finds
-		// the object instead of starting a new fetch.
-		s.mem.Wait()
-	}
-	if collapse {
-		s.flights.forget(key, f)
-	}
-	fl.finish(nil)
 }
 
 // passTTL is how long a key whose response could not be stored skips

@@ -16,6 +16,8 @@ type metrics struct {
 	upstreamLatency *prometheus.HistogramVec // by upstream set
 	upstreamErrors  *prometheus.CounterVec   // by upstream set, backend
 	collapsed       prometheus.Counter
+	purgeRefetch    prometheus.Counter
+	resumed         prometheus.Counter
 	stored          prometheus.Counter
 	notStored       *prometheus.CounterVec // by reason
 	memBytes        prometheus.GaugeFunc
@@ -44,6 +46,12 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 		collapsed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cdn_collapsed_requests_total", Help: "Requests that waited on another request's upstream fetch.", ConstLabels: constLabels,
 		}),
+		purgeRefetch: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cdn_purge_refetch_total", Help: "Shield answers older than a purge applied here, fetched again with no-cache.", ConstLabels: constLabels,
+		}),
+		resumed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "cdn_upstream_resumed_total", Help: "Bodies resumed from another shield after a shield failed mid-body.", ConstLabels: constLabels,
+		}),
 		stored: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cdn_cache_stores_total", Help: "Objects stored in the memory tier.", ConstLabels: constLabels,
 		}),
@@ -54,7 +62,7 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 	m.memBytes = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "cdn_cache_memory_bytes", Help: "Bytes charged to the memory tier.", ConstLabels: constLabels,
 	}, func() float64 { return float64(s.mem.Used()) })
-	for _, c := range []prometheus.Collector{m.requests, m.bytesSent, m.duration, m.upstreamLatency, m.upstreamErrors, m.collapsed, m.stored, m.notStored, m.memBytes} {
+	for _, c := range []prometheus.Collector{m.requests, m.bytesSent, m.duration, m.upstreamLatency, m.upstreamErrors, m.collapsed, m.purgeRefetch, m.resumed, m.stored, m.notStored, m.memBytes} {
 		reg.MustRegister(c)
 	}
 	return m

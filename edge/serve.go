@@ -73,7 +73,8 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, st *site, s
 		}
 		if rng := r.Header.Get("Range"); rng != "" && sv.size >= 0 && r.Method == http.MethodGet {
 			ir := r.Header.Get("If-Range")
-			if ir == "" || httpcache.IfRangeMatches(ir, etag, lm) {
+			strongLM, _ := httpcache.StrongLastModified(http.Header(sv.head.Header))
+			if ir == "" || httpcache.IfRangeMatches(ir, etag, strongLM) {
 				ranges, err := httpcache.ParseRange(rng, sv.size)
 				if errors.Is(err, httpcache.ErrUnsatisfiable) {
 					h.Set("Content-Range", "bytes */"+strconv.FormatInt(sv.size, 10))

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -126,13 +127,24 @@ func retryable(method string, body io.Reader) bool {
 // roundTrip sends req to the candidates in turn until one answers without
 // a transport error or (for retryable requests) a 5xx. The last 5xx
 // response is returned when every candidate fails that way.
-func (s *Server) roundTrip(ctx context.Context, set *upstreamSet, key string, client netip.Addr, out *http.Request) (*http.Response, *lb.Backend, error) {
-	var buf [4]*lb.Backend
+//
+// Backends in exclude (which may be nil) are not tried.
+func (s *Server) roundTrip(ctx context.Context, set *upstreamSet, key string, client netip.Addr, out *http.Request, exclude ...*lb.Backend) (*http.Response, *lb.Backend, error) {
+	var buf [8]*lb.Backend
 	tries := 1
 	if retryable(out.Method, out.Body) {
 		tries += s.cfg.Retries
 	}
-	cands := set.candidates(key, client, tries, buf[:0])
+	cands := set.candidates(key, client, tries+len(exclude), buf[:0])
+	if len(exclude) > 0 {
+		kept := cands[:0]
+		for _, b := range cands {
+			if !slices.Contains(exclude, b) {
+				kept = append(kept, b)
+			}
+		}
+		cands = kept
+	}
 	var lastErr error
 	var lastResp *http.Response
 	var lastB *lb.Backend
