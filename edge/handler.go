@@ -240,7 +240,9 @@ func (s *Server) serveFetched(w http.ResponseWriter, r *http.Request, st *site, 
 		select {
 		case <-f.ready:
 		case <-r.Context().Done():
-			return
+			// The client left, or the node is stopping: end the response
+			// abruptly rather than let net/http send an empty 200.
+			panic(http.ErrAbortHandler)
 		}
 		res := f.res
 		switch res.kind {

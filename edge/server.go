@@ -37,8 +37,9 @@ type Server struct {
 	baseCtx context.Context
 	cancel  context.CancelFunc
 
-	mu        sync.Mutex // guards addrs
+	mu        sync.Mutex // guards addrs and running
 	addrs     map[string]net.Addr
+	running   []*http.Server
 	readyOnce sync.Once
 	ready     chan struct{}
 }
@@ -186,6 +187,7 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		s.mu.Lock()
 		s.addrs[name] = ln.Addr()
+		s.running = append(s.running, hs)
 		s.mu.Unlock()
 		servers = append(servers, srv{name, hs, ln})
 		return nil
@@ -252,6 +254,18 @@ func (s *Server) Run(ctx context.Context) error {
 	s.cancel()
 	s.transport.CloseIdleConnections()
 	return runErr
+}
+
+// Close stops the node at once: listeners and every connection are
+// closed mid-request, as if the process died. Run then returns.
+func (s *Server) Close() {
+	s.mu.Lock()
+	running := s.running
+	s.mu.Unlock()
+	for _, hs := range running {
+		hs.Close()
+	}
+	s.cancel()
 }
 
 // adminHandler serves /metrics, /healthz and /status.
