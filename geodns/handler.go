@@ -1,0 +1,324 @@
+package geodns
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+
+	"github.com/miekg/dns"
+)
+
+// EDNS(0) payload sizes (RFC 6891 §6.2.5; 1232 is the DNS Flag Day 2020
+// size that avoids IP fragmentation).
+const (
+	ourUDPSize = 1232
+	minUDPSize = dns.MinMsgSize // 512
+	maxChase   = 8              // CNAME hops followed inside the zone
+)
+
+// scratch is the per-query working memory, pooled so that a query costs
+// few allocations: the response message, its OPT and ECS records, the
+// section slices and the output buffer.
+type scratch struct {
+	msg    dns.Msg
+	opt    dns.OPT
+	ecs    dns.EDNS0_SUBNET
+	subnet clientSubnet
+	optBuf [1]dns.EDNS0
+	ans    []dns.RR
+	ns     []dns.RR
+	extra  []dns.RR
+	buf    []byte
+}
+
+// scratchPool is safe to share between servers: a scratch holds nothing
+// between queries.
+var scratchPool = sync.Pool{New: func() any {
+	return &scratch{
+		ans:   make([]dns.RR, 0, 16),
+		ns:    make([]dns.RR, 0, 4),
+		extra: make([]dns.RR, 0, 8),
+		buf:   make([]byte, 0, 4096),
+	}
+}}
+
+// result is what a query was answered with, for metrics.
+type result struct {
+	pop   string
+	rcode int
+}
+
+// ServeDNS answers one query; it is the miekg/dns handler of both
+// listeners and may be called directly by tests and fuzzers.
+func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	var client netip.Addr
+	tcp := false
+	switch a := w.RemoteAddr().(type) {
+	case *net.UDPAddr:
+		client, _ = netip.AddrFromSlice(a.IP)
+	case *net.TCPAddr:
+		client, _ = netip.AddrFromSlice(a.IP)
+		tcp = true
+	}
+	sc := scratchPool.Get().(*scratch)
+	out := s.answer(r, client.Unmap(), tcp, sc)
+	if out != nil {
+		if _, err := w.Write(out); err != nil {
+			s.log.Debug("write DNS response", "client", client, "err", err)
+		}
+	}
+	sc.reset()
+	scratchPool.Put(sc)
+}
+
+// Handle answers one query packet from client and returns the response
+// packet, or nil when the packet is too broken to answer (shorter than a
+// DNS header). A packet that parses badly is answered with FORMERR. The
+// returned slice is the caller's.
+func (s *Server) Handle(req []byte, client netip.Addr, tcp bool) []byte {
+	r := new(dns.Msg)
+	if err := r.Unpack(req); err != nil {
+		if len(req) < 12 {
+			return nil
+		}
+		s.metrics.malformed.Inc()
+		// Echo only the header (RFC 1035 §4.1.1): the rest is unreliable.
+		m := &dns.Msg{MsgHdr: r.MsgHdr}
+		m.Response, m.Authoritative, m.RecursionAvailable, m.Zero = true, false, false, false
+		m.Truncated, m.AuthenticatedData = false, false
+		m.Rcode = dns.RcodeFormatError
+		out, err := m.Pack()
+		if err != nil {
+			return nil
+		}
+		return out
+	}
+	sc := scratchPool.Get().(*scratch)
+	defer func() { sc.reset(); scratchPool.Put(sc) }()
+	out := s.answer(r, client.Unmap(), tcp, sc)
+	if out == nil {
+		return nil
+	}
+	return append([]byte(nil), out...)
+}
+
+func (sc *scratch) reset() {
+	clear(sc.ans[:cap(sc.ans)])
+	clear(sc.ns[:cap(sc.ns)])
+	clear(sc.extra[:cap(sc.extra)])
+	sc.msg = dns.Msg{}
+	sc.ecs = dns.EDNS0_SUBNET{}
+	sc.opt = dns.OPT{}
+	sc.optBuf[0] = nil
+	if cap(sc.buf) > 64<<10 {
+		sc.buf = make([]byte, 0, 4096)
+	}
+}
+
+// answer builds and packs the response to r into sc.buf and records the
+// query in the metrics. It returns nil only if packing fails.
+func (s *Server) answer(r *dns.Msg, client netip.Addr, tcp bool, sc *scratch) []byte {
+	sn := s.snap.Load()
+	m := &sc.msg
+	res := s.build(sn, r, client, tcp, sc)
+	var qtype uint16
+	if len(r.Question) == 1 {
+		qtype = r.Question[0].Qtype
+	}
+	s.metrics.query(res.pop, qtype, res.rcode)
+
+	limit := dns.MaxMsgSize
+	if !tcp {
+		limit = minUDPSize
+		if opt := r.IsEdns0(); opt != nil {
+			limit = int(max(min(opt.UDPSize(), ourUDPSize), minUDPSize))
+		}
+	}
+	m.Compress = true
+	out, err := m.PackBuffer(sc.buf[:cap(sc.buf)])
+	if err == nil && len(out) > limit {
+		// RFC 2181 §9 and RFC 1035 §4.2.1: drop what does not fit and set
+		// TC, so the client retries over TCP.
+		m.Truncate(limit)
+		out, err = m.PackBuffer(sc.buf[:cap(sc.buf)])
+	}
+	if err != nil {
+		s.log.Error("pack DNS response", "question", r.Question, "err", err)
+		return nil
+	}
+	sc.buf = out[:0]
+	return out
+}
+
+// build fills sc.msg with the response to r.
+func (s *Server) build(sn *snapshot, r *dns.Msg, client netip.Addr, tcp bool, sc *scratch) result {
+	m := &sc.msg
+	m.Id = r.Id
+	m.Response = true
+	m.Opcode = r.Opcode
+	m.RecursionDesired = r.RecursionDesired
+	m.CheckingDisabled = r.CheckingDisabled
+	m.Question = r.Question
+	m.Answer, m.Ns, m.Extra = sc.ans[:0], sc.ns[:0], sc.extra[:0]
+
+	fail := func(rcode int) result {
+		m.Rcode = rcode
+		m.Answer, m.Ns = m.Answer[:0], m.Ns[:0]
+		return result{rcode: rcode}
+	}
+	// Header checks (RFC 1035 §4.1.1): a query has QR clear and exactly
+	// one question; only QUERY is implemented.
+	if r.Response {
+		return fail(dns.RcodeFormatError)
+	}
+	if r.Opcode != dns.OpcodeQuery {
+		return fail(dns.RcodeNotImplemented)
+	}
+	if len(r.Question) != 1 || len(r.Answer) != 0 || len(r.Ns) != 0 {
+		if len(r.Question) > 1 {
+			m.Question = nil
+		}
+		return fail(dns.RcodeFormatError)
+	}
+
+	// EDNS(0), RFC 6891.
+	var opt *dns.OPT
+	for _, rr := range r.Extra {
+		if o, ok := rr.(*dns.OPT); ok {
+			if opt != nil {
+				return fail(dns.RcodeFormatError) // §6.1.1: one OPT at most
+			}
+			opt = o
+		}
+	}
+	var subnet *clientSubnet
+	var ecs *dns.EDNS0_SUBNET
+	if opt != nil {
+		sc.opt.Hdr = dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: ourUDPSize}
+		if opt.Do() {
+			sc.opt.SetDo() // RFC 3225 §3: copy DO
+		}
+		m.Extra = append(m.Extra, &sc.opt)
+		if opt.Hdr.Name != "." {
+			return fail(dns.RcodeFormatError)
+		}
+		if opt.Version() != 0 {
+			// §6.1.3. BADVERS is 16: Pack puts its upper bits in the OPT.
+			m.Rcode = dns.RcodeBadVers
+			return result{rcode: dns.RcodeBadVers}
+		}
+		if ecs = findECS(opt); ecs != nil {
+			cs, err := parseECS(ecs)
+			if err != nil {
+				// RFC 7871 §7.1.2 / §6: malformed options are rejected.
+				return fail(dns.RcodeFormatError)
+			}
+			sc.subnet = cs
+			subnet = &sc.subnet
+			// Echo the option (§7.2.1) with scope 0 until an answer
+			// depends on the location.
+			sc.ecs = dns.EDNS0_SUBNET{Code: dns.EDNS0SUBNET, Family: ecs.Family, SourceNetmask: ecs.SourceNetmask, Address: ecs.Address}
+			sc.optBuf[0] = &sc.ecs
+			sc.opt.Option = sc.optBuf[:]
+		}
+	}
+
+	q := r.Question[0]
+	if q.Qclass != dns.ClassINET && q.Qclass != dns.ClassANY {
+		return fail(dns.RcodeRefused)
+	}
+	switch q.Qtype {
+	case dns.TypeOPT, dns.TypeTSIG, dns.TypeTKEY:
+		return fail(dns.RcodeFormatError)
+	case dns.TypeAXFR, dns.TypeIXFR:
+		return fail(dns.RcodeRefused) // no zone transfers
+	}
+	name := canonical(q.Name)
+	z := sn.zone
+	if !z.inZone(name) {
+		return fail(dns.RcodeRefused) // not authoritative, no recursion
+	}
+	m.Authoritative = true
+
+	qs := querySource{client: client, subnet: subnet}
+	res := result{rcode: dns.RcodeSuccess}
+	for hop := 0; ; hop++ {
+		node, cut := z.lookup(name)
+		if cut != "" && !(q.Qtype == dns.TypeDS && cut == name) {
+			// Referral (RFC 1034 §4.3.2): not authoritative below a cut.
+			if len(m.Answer) == 0 {
+				m.Authoritative = false
+			}
+			m.Ns = append(m.Ns, z.nodes[cut].rrsets[dns.TypeNS]...)
+			for _, rr := range z.nodes[cut].rrsets[dns.TypeNS] {
+				if glue := z.nodes[canonical(rr.(*dns.NS).Ns)]; glue != nil {
+					m.Extra = append(m.Extra, glue.rrsets[dns.TypeA]...)
+					m.Extra = append(m.Extra, glue.rrsets[dns.TypeAAAA]...)
+				}
+			}
+			return res
+		}
+		if node == nil {
+			// RFC 6604: the rcode describes the last name of the chain.
+			res.rcode = dns.RcodeNameError
+			m.Rcode = dns.RcodeNameError
+			m.Ns = append(m.Ns, z.negSOA...)
+			return res
+		}
+		if q.Qtype == dns.TypeANY && (node.geo >= 0 || len(node.rrsets) > 0) {
+			m.Answer = append(m.Answer, s.anyAnswer(sn, name, node))
+			return res
+		}
+		if node.geo >= 0 && (q.Qtype == dns.TypeA || q.Qtype == dns.TypeAAAA) {
+			rrs, pop, scope := s.geoAnswer(sn, node.geo, q.Qtype, &qs)
+			res.pop = pop
+			if ecs != nil {
+				sc.ecs.SourceScope = scope
+			}
+			if len(rrs) == 0 {
+				m.Ns = append(m.Ns, z.negSOA...)
+				return res
+			}
+			m.Answer = append(m.Answer, rrs...)
+			return res
+		}
+		if set := node.rrsets[q.Qtype]; len(set) > 0 {
+			m.Answer = append(m.Answer, set...)
+			if q.Qtype == dns.TypeNS {
+				for _, rr := range set {
+					if glue := z.nodes[canonical(rr.(*dns.NS).Ns)]; glue != nil {
+						m.Extra = append(m.Extra, glue.rrsets[dns.TypeA]...)
+						m.Extra = append(m.Extra, glue.rrsets[dns.TypeAAAA]...)
+					}
+				}
+			}
+			return res
+		}
+		if cn := node.rrsets[dns.TypeCNAME]; len(cn) > 0 {
+			// RFC 1034 §3.6.2 / §4.3.2: answer the CNAME and follow it
+			// while the target is inside the zone.
+			m.Answer = append(m.Answer, cn[0])
+			target := canonical(cn[0].(*dns.CNAME).Target)
+			if !z.inZone(target) || hop+1 >= maxChase {
+				return res
+			}
+			name = target
+			continue
+		}
+		// The name exists without this type: NODATA (RFC 2308 §2.2).
+		m.Ns = append(m.Ns, z.negSOA...)
+		return res
+	}
+}
+
+// anyAnswer is the RFC 8482 §4.2 minimal answer to an ANY query: the CNAME
+// when the name has one, else a synthesized HINFO.
+func (s *Server) anyAnswer(sn *snapshot, name string, node *zoneNode) dns.RR {
+	if cn := node.rrsets[dns.TypeCNAME]; len(cn) > 0 {
+		return cn[0]
+	}
+	return &dns.HINFO{
+		Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: uint32(sn.cfg.TTL.Seconds())},
+		Cpu: "RFC8482",
+	}
+}

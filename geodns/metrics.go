@@ -1,0 +1,133 @@
+package geodns
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the server's Prometheus collectors. They always exist; with
+// a nil Registerer they are simply not registered.
+type metrics struct {
+	queries       *prometheus.CounterVec
+	geoipFailures prometheus.Counter
+	edgeUp        *prometheus.GaugeVec
+	cacheHits     prometheus.Counter
+	cacheMisses   prometheus.Counter
+	allDown       prometheus.Counter
+	malformed     prometheus.Counter
+	reloads       *prometheus.CounterVec
+
+	mu      sync.RWMutex
+	counter map[queryKey]prometheus.Counter // guarded by mu: resolved label sets
+}
+
+type queryKey struct {
+	pop   string
+	qtype uint16
+	rcode int
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	cache := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "geodns_client_cache_total",
+		Help: "Client network PoP ranking cache lookups by result (hit, miss).",
+	}, []string{"result"})
+	m := &metrics{
+		queries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "geodns_queries_total",
+			Help: "DNS queries answered, by chosen PoP (none when no PoP was involved), query type and response code.",
+		}, []string{"pop", "qtype", "rcode"}),
+		geoipFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "geodns_geoip_lookup_failures_total",
+			Help: "GeoIP lookups that returned an error; the client got the default PoPs.",
+		}),
+		edgeUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "geodns_edge_healthy",
+			Help: "1 if the edge passes its health checks, else 0.",
+		}, []string{"pop", "edge"}),
+		cacheHits:   cache.WithLabelValues("hit"),
+		cacheMisses: cache.WithLabelValues("miss"),
+		allDown: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "geodns_all_edges_down_answers_total",
+			Help: "Answers given with every edge of a PoP because no edge anywhere was healthy.",
+		}),
+		malformed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "geodns_malformed_queries_total",
+			Help: "Packets that did not parse as DNS messages.",
+		}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "geodns_reloads_total",
+			Help: "Configuration reloads by result (ok, error).",
+		}, []string{"result"}),
+		counter: map[queryKey]prometheus.Counter{},
+	}
+	if reg == nil {
+		return m, nil
+	}
+	for _, c := range []prometheus.Collector{m.queries, m.geoipFailures, m.edgeUp, cache, m.allDown, m.malformed, m.reloads} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register geodns metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+// query counts one answered query. Resolved counters are kept in a map so
+// the common case costs a read lock and no allocation.
+func (m *metrics) query(pop string, qtype uint16, rcode int) {
+	if pop == "" {
+		pop = "none"
+	}
+	k := queryKey{pop: pop, qtype: qtypeBucket(qtype), rcode: rcode}
+	m.mu.RLock()
+	c, ok := m.counter[k]
+	m.mu.RUnlock()
+	if !ok {
+		c = m.queries.WithLabelValues(pop, qtypeLabel(k.qtype), rcodeLabel(rcode))
+		m.mu.Lock()
+		m.counter[k] = c
+		m.mu.Unlock()
+	}
+	c.Inc()
+}
+
+func (m *metrics) setEdge(pop, edge string, up bool) {
+	v := 0.0
+	if up {
+		v = 1
+	}
+	m.edgeUp.WithLabelValues(pop, edge).Set(v)
+}
+
+// labelledTypes are the query types with their own label value; others
+// count as OTHER so that a client cannot grow the label set.
+var labelledTypes = map[uint16]bool{
+	dns.TypeA: true, dns.TypeAAAA: true, dns.TypeCNAME: true, dns.TypeTXT: true, dns.TypeMX: true,
+	dns.TypeNS: true, dns.TypeSOA: true, dns.TypeANY: true, dns.TypeSRV: true, dns.TypePTR: true,
+	dns.TypeCAA: true, dns.TypeHTTPS: true, dns.TypeSVCB: true, dns.TypeDS: true, dns.TypeDNSKEY: true,
+	dns.TypeAXFR: true, dns.TypeIXFR: true, dns.TypeHINFO: true,
+}
+
+func qtypeBucket(t uint16) uint16 {
+	if labelledTypes[t] {
+		return t
+	}
+	return 0
+}
+
+func qtypeLabel(t uint16) string {
+	if t == 0 || !labelledTypes[t] {
+		return "OTHER"
+	}
+	return dns.TypeToString[t]
+}
+
+func rcodeLabel(rcode int) string {
+	if s, ok := dns.RcodeToString[rcode]; ok {
+		return s
+	}
+	return fmt.Sprint(rcode)
+}

@@ -1,0 +1,261 @@
+package geodns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Options are the server's dependencies.
+type Options struct {
+	// Logger receives the server's logs. If nil, logs are discarded.
+	Logger *slog.Logger
+	// Registerer receives the metrics. If nil, metrics are not registered.
+	Registerer prometheus.Registerer
+	// Now is the clock for health timestamps, SOA serials and log rate
+	// limits. If nil, time.Now.
+	Now func() time.Time
+	// HTTPClient sends health probes; its own Timeout, if any, applies on
+	// top of Health.Timeout. If nil, a client with its own transport is
+	// used.
+	HTTPClient *http.Client
+}
+
+// Server is an authoritative GeoDNS server for one zone.
+type Server struct {
+	log     *slog.Logger
+	now     func() time.Time
+	client  *http.Client
+	metrics *metrics
+
+	snap atomic.Pointer[snapshot] // what queries read
+
+	mu     sync.Mutex            // serialises Reload and health updates
+	states map[string]*edgeState // guarded by mu: by edgeKey
+
+	serving        atomic.Bool
+	ready          chan struct{}
+	addr           atomic.Pointer[string]
+	lastAllDownLog atomic.Int64
+}
+
+// New validates cfg, opens its GeoIP database and returns a server ready to
+// answer through ServeDNS and Handle, and to listen with ListenAndServe.
+func New(cfg Config, opts Options) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("geodns config: %w", err)
+	}
+	s := &Server{
+		log:    opts.Logger,
+		now:    opts.Now,
+		client: opts.HTTPClient,
+		states: map[string]*edgeState{},
+		ready:  make(chan struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.client == nil {
+		s.client = &http.Client{Transport: &http.Transport{
+			Proxy:               nil,
+			MaxIdleConnsPerHost: 2,
+			IdleConnTimeout:     time.Minute,
+			DisableCompression:  true,
+		}}
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics = m
+	if _, err := s.load(cfg); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// load builds a snapshot for cfg: defaults, GeoIP database, zone, PoPs
+// with the health state of edges it already knows.
+func (s *Server) load(cfg Config) (*snapshot, error) {
+	c := cfg.withDefaults(s.now())
+	var db *geoDB
+	if c.GeoIPPath != "" {
+		var err error
+		if db, err = openGeoDB(c.GeoIPPath); err != nil {
+			return nil, err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	live := map[string]*edgeState{}
+	sn, err := buildSnapshot(c, db, func(pop, edge int) *edgeState {
+		p := c.PoPs[pop]
+		k := edgeKey(p.Name, p.Edges[edge])
+		st, ok := s.states[k]
+		if !ok {
+			st = &edgeState{pop: p.Name, name: p.Edges[edge].Name, url: p.Edges[edge].HealthURL}
+			st.healthy.Store(true)
+		}
+		live[k] = st
+		return st
+	})
+	if err != nil {
+		return nil, err
+	}
+	for k, st := range s.states {
+		if _, ok := live[k]; !ok {
+			s.metrics.edgeUp.DeleteLabelValues(st.pop, st.name)
+		}
+	}
+	for _, st := range live {
+		s.metrics.setEdge(st.pop, st.name, c.Health.Disabled || st.up())
+	}
+	s.states = live
+	s.snap.Store(sn)
+	return sn, nil
+}
+
+// Reload validates cfg and swaps in its zone and GeoIP database atomically:
+// queries in flight finish on the old snapshot, later ones see the new one,
+// none is dropped. The old database is released when the last query that
+// uses it is done. Edges keep their health when their PoP, name and health
+// URL are unchanged. On error the running configuration stays.
+func (s *Server) Reload(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		s.metrics.reloads.WithLabelValues("error").Inc()
+		return fmt.Errorf("reload geodns config: %w", err)
+	}
+	sn, err := s.load(cfg)
+	if err != nil {
+		s.metrics.reloads.WithLabelValues("error").Inc()
+		return fmt.Errorf("reload geodns config: %w", err)
+	}
+	s.metrics.reloads.WithLabelValues("ok").Inc()
+	s.log.Info("geodns configuration reloaded", "zone", sn.cfg.Zone, "serial", sn.cfg.SOA.Serial,
+		"pops", len(sn.pops), "geoip", sn.cfg.GeoIPPath)
+	return nil
+}
+
+// Ready is closed once ListenAndServe is listening; Addr is then valid.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addr is the host:port both listeners are bound to, or "" before Ready.
+func (s *Server) Addr() string {
+	if p := s.addr.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// bindAttempts bounds the search for a port free for both UDP and TCP
+// when addr asks for any port.
+const bindAttempts = 20
+
+// listen binds UDP and TCP to the same address. With port 0 the UDP port
+// is chosen first and TCP must get the same one; a few tries cover the
+// rare case where another program holds that TCP port.
+func listen(addr string) (net.PacketConn, net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen on %q: %w", addr, err)
+	}
+	var lastErr error
+	for range bindAttempts {
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, fmt.Errorf("listen udp %s: %w", addr, err)
+		}
+		p := pc.LocalAddr().(*net.UDPAddr).Port
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
+		if err == nil {
+			return pc, ln, nil
+		}
+		pc.Close()
+		lastErr = err
+		if port != "0" && port != "" {
+			break
+		}
+	}
+	return nil, nil, fmt.Errorf("listen tcp %s: %w", addr, lastErr)
+}
+
+// ListenAndServe answers queries over UDP and TCP on addr (host:port; port
+// 0 picks one, see Addr) and probes edge health, until ctx is done. It then
+// stops the listeners, lets queries in flight finish, and returns nil. It
+// may be called once per Server.
+func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
+	if !s.serving.CompareAndSwap(false, true) {
+		return errors.New("geodns: ListenAndServe called twice")
+	}
+	pc, ln, err := listen(addr)
+	if err != nil {
+		return err
+	}
+	accept := func(dns.Header) dns.MsgAcceptAction { return dns.MsgAccept } // build() judges
+	invalid := func([]byte, error) { s.metrics.malformed.Inc() }
+	udp := &dns.Server{PacketConn: pc, Handler: s, UDPSize: 4096, MsgAcceptFunc: accept, MsgInvalidFunc: invalid}
+	tcp := &dns.Server{Listener: ln, Handler: s, MsgAcceptFunc: accept, MsgInvalidFunc: invalid,
+		ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
+		IdleTimeout: func() time.Duration { return 10 * time.Second }}
+
+	bound := ln.Addr().String()
+	s.addr.Store(&bound)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	var wg sync.WaitGroup
+	for _, srv := range []*dns.Server{udp, tcp} {
+		started := make(chan struct{})
+		srv.NotifyStartedFunc = func() { close(started) }
+		wg.Go(func() {
+			if err := srv.ActivateAndServe(); err != nil {
+				errc <- err
+			}
+		})
+		select {
+		case <-started:
+		case err := <-errc:
+			cancel()
+			wg.Wait()
+			pc.Close()
+			ln.Close()
+			return fmt.Errorf("serve DNS on %s: %w", bound, err)
+		}
+	}
+	wg.Go(func() { s.runHealth(ctx) })
+	close(s.ready)
+	s.log.Info("geodns listening", "addr", bound, "zone", s.snap.Load().cfg.Zone)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+		cancel()
+	}
+	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer stop()
+	for _, srv := range []*dns.Server{udp, tcp} {
+		if err := srv.ShutdownContext(shutdownCtx); err != nil {
+			s.log.Warn("geodns shutdown", "err", err)
+		}
+	}
+	wg.Wait()
+	if serveErr != nil {
+		return fmt.Errorf("serve DNS on %s: %w", bound, serveErr)
+	}
+	return nil
+}
