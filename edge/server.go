@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/selfcdn/cdn/cache"
+	"github.com/selfcdn/cdn/lb"
 )
 
 // Server is one edge or shield node.
@@ -32,6 +33,8 @@ type Server struct {
 	transport *http.Transport
 	metrics   *metrics
 	registry  *prometheus.Registry
+	reg       prometheus.Registerer // registry, and the caller's if any
+	sets      []*upstreamSet
 	loopID    string
 
 	baseCtx context.Context
@@ -66,13 +69,20 @@ func New(cfg Config) (*Server, error) {
 		ready:     make(chan struct{}),
 	}
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
+	s.registry = prometheus.NewRegistry()
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.reg = s.registry
+	if cfg.Registerer != nil {
+		s.reg = multiRegisterer{s.registry, cfg.Registerer}
+	}
 	pools := map[string]*upstreamSet{}
 	for name, p := range cfg.Origins {
-		set, err := newUpstreamSet("origin/"+name, p.Policy, p.Servers, p.HostHeader, false)
+		set, err := s.newUpstreamSet("origin/"+name, p.Policy, p.Servers, p.Health, p.HostHeader, false)
 		if err != nil {
 			return nil, err
 		}
 		pools[name] = set
+		s.sets = append(s.sets, set)
 	}
 	for _, st := range cfg.Sites {
 		x := &site{Site: st, origin: pools[st.Origin]}
@@ -86,19 +96,14 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	if len(cfg.Shields) > 0 && cfg.Role == RoleEdge {
-		set, err := newUpstreamSet("shields", cfg.ShieldPolicy, cfg.Shields, "", true)
+		set, err := s.newUpstreamSet("shields", cfg.ShieldPolicy, cfg.Shields, cfg.ShieldHealth, "", true)
 		if err != nil {
 			return nil, err
 		}
 		s.shields = set
+		s.sets = append(s.sets, set)
 	}
-	s.registry = prometheus.NewRegistry()
-	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	var reg prometheus.Registerer = s.registry
-	if cfg.Registerer != nil {
-		reg = multiRegisterer{s.registry, cfg.Registerer}
-	}
-	s.metrics = newMetrics(reg, s)
+	s.metrics = newMetrics(s.reg, s)
 	return s, nil
 }
 
@@ -293,45 +298,16 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 
 // Status is the node's state as the admin /status endpoint reports it.
 type Status struct {
-	Name        string           `json:"name"`
-	Role        Role             `json:"role"`
-	MemoryBytes int64            `json:"memory_bytes"`
-	Upstreams   []UpstreamStatus `json:"upstreams"`
-}
-
-// UpstreamStatus is one upstream server's live state.
-type UpstreamStatus struct {
-	Set       string `json:"set"`
-	Name      string `json:"name"`
-	Healthy   bool   `json:"healthy"`
-	Available bool   `json:"available"`
-	Inflight  int64  `json:"inflight"`
+	Name        string                        `json:"name"`
+	Role        Role                          `json:"role"`
+	MemoryBytes int64                         `json:"memory_bytes"`
+	Upstreams   map[string][]lb.BackendStatus `json:"upstreams"`
 }
 
 func (s *Server) status() Status {
-	st := Status{Name: s.cfg.Name, Role: s.cfg.Role, MemoryBytes: s.mem.Used()}
-	add := func(set *upstreamSet) {
-		for _, b := range set.backends {
-			st.Upstreams = append(st.Upstreams, UpstreamStatus{Set: set.name, Name: b.Name, Healthy: b.Healthy(), Available: b.Available(), Inflight: b.Inflight()})
-		}
-	}
-	if s.shields != nil {
-		add(s.shields)
-	}
-	seen := map[*upstreamSet]bool{}
-	for _, x := range append(mapValues(s.sites), s.wildcard) {
-		if x != nil && !seen[x.origin] {
-			seen[x.origin] = true
-			add(x.origin)
-		}
+	st := Status{Name: s.cfg.Name, Role: s.cfg.Role, MemoryBytes: s.mem.Used(), Upstreams: map[string][]lb.BackendStatus{}}
+	for _, set := range s.sets {
+		st.Upstreams[set.name] = set.pool.Status()
 	}
 	return st
-}
-
-func mapValues[K comparable, V any](m map[K]V) []V {
-	out := make([]V, 0, len(m))
-	for _, v := range m {
-		out = append(out, v)
-	}
-	return out
 }

@@ -17,19 +17,26 @@ import (
 )
 
 // upstreamSet is a group of upstream servers with the policy that orders
-// them for a request: an origin pool, or the shield tier.
+// them for a request: an origin pool, or the shield tier. Health (active
+// probes and passive ejection) lives in the lb.Pool.
 type upstreamSet struct {
-	name     string
-	backends []*lb.Backend
-	urls     map[*lb.Backend]*url.URL
-	selector lb.Selector
-	orderer  lb.Orderer // nil for non-hashing policies
-	host     string     // Host override, "" keeps the request's
-	shields  bool       // these are our shields (trusted CDN headers)
+	name    string
+	pool    *lb.Pool
+	urls    map[*lb.Backend]*url.URL
+	host    string // Host override, "" keeps the request's
+	shields bool   // these are our shields (trusted CDN headers)
 }
 
-func newUpstreamSet(name, policy string, ups []Upstream, host string, shields bool) (*upstreamSet, error) {
-	s := &upstreamSet{name: name, urls: map[*lb.Backend]*url.URL{}, host: host, shields: shields}
+// passive health: consecutive transport failures that eject an upstream,
+// and for how long.
+const (
+	passiveMaxFails = 3
+	passiveCoolDown = 10 * time.Second
+)
+
+func (s *Server) newUpstreamSet(name, policy string, ups []Upstream, health lb.HealthConfig, host string, shields bool) (*upstreamSet, error) {
+	set := &upstreamSet{name: name, urls: map[*lb.Backend]*url.URL{}, host: host, shields: shields}
+	var backends []*lb.Backend
 	for _, u := range ups {
 		pu, err := url.Parse(u.URL)
 		if err != nil {
@@ -40,55 +47,43 @@ func newUpstreamSet(name, policy string, ups []Upstream, host string, shields bo
 			n = u.URL
 		}
 		b := &lb.Backend{Name: n, Addr: pu.Host, Weight: u.Weight, MaxConns: int64(u.MaxConns)}
-		s.backends = append(s.backends, b)
-		s.urls[b] = pu
+		backends = append(backends, b)
+		set.urls[b] = pu
 	}
 	if policy == "" {
 		policy = lb.PolicyRoundRobin
 	}
-	sel, err := lb.NewSelector(policy, s.backends, lb.Options{})
+	pc := lb.PoolConfig{
+		Name:    name,
+		Policy:  policy,
+		Passive: lb.PassiveConfig{MaxFails: passiveMaxFails, CoolDown: passiveCoolDown},
+	}
+	if health.Path != "" {
+		h := health
+		pc.Health = &h
+	}
+	pool, err := lb.NewPool(pc, backends, s.log, s.reg, s.cfg.Now)
 	if err != nil {
 		return nil, fmt.Errorf("upstream %s: %w", name, err)
 	}
-	s.selector = sel
-	s.orderer, _ = sel.(lb.Orderer)
-	return s, nil
+	set.pool = pool
+	return set, nil
 }
 
-// candidates returns up to n upstreams to try, in order: for hashing
-// policies the key's own preference order (available ones first), else the
-// policy's pick followed by the other available backends.
-func (s *upstreamSet) candidates(key string, client netip.Addr, n int, dst []*lb.Backend) []*lb.Backend {
-	r := &lb.Request{Key: key, ClientIP: client}
-	if s.orderer != nil {
-		var buf [16]*lb.Backend
-		order := s.orderer.Order(r, buf[:0])
-		for _, b := range order {
-			if len(dst) < n && b.Available() {
-				dst = append(dst, b)
-			}
-		}
-		if len(dst) == 0 && len(order) > 0 {
-			// Every upstream looks down: try the preferred one anyway
-			// rather than fail without asking.
-			dst = append(dst, order[0])
-		}
-		return dst
-	}
-	first := s.selector.Select(r)
-	if first != nil {
-		dst = append(dst, first)
-	}
-	for _, b := range s.backends {
-		if len(dst) >= n {
-			break
-		}
-		if b != first && b.Available() {
+// candidates returns up to n upstreams to try, in this request's order of
+// preference (for hashing policies the key's own order, so a failed
+// shield's keys spread over the others), available ones only; if none is
+// available, the most preferred one anyway rather than fail unasked.
+func (set *upstreamSet) candidates(key string, client netip.Addr, n int, dst []*lb.Backend) []*lb.Backend {
+	var buf [16]*lb.Backend
+	order := set.pool.Order(&lb.Request{Key: key, ClientIP: client}, buf[:0])
+	for _, b := range order {
+		if len(dst) < n && b.Available() {
 			dst = append(dst, b)
 		}
 	}
-	if len(dst) == 0 && len(s.backends) > 0 {
-		dst = append(dst, s.backends[0])
+	if len(dst) == 0 && len(order) > 0 {
+		dst = append(dst, order[0])
 	}
 	return dst
 }
@@ -183,7 +178,9 @@ func (s *Server) roundTrip(ctx context.Context, set *upstreamSet, key string, cl
 			lastErr = errUpstream5xx
 			continue
 		}
-		b.ReportResult(resp.StatusCode < 500)
+		// A shield answering 5xx is failing; an origin answering 5xx is
+		// alive (its answer is passed on), so only transport errors count.
+		b.ReportResult(!set.shields || resp.StatusCode < 500)
 		if lastResp != nil {
 			lastResp.Body.Close()
 		}

@@ -23,7 +23,7 @@ const originMetricsPath = "/_origin/metrics"
 // cmdOrigin serves files and synthetic objects over HTTP/1.1 and h2c until
 // ctx is cancelled.
 func cmdOrigin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("origin", "[--listen ADDR] [--root DIR] [--file-cc VALUE]", stderr)
+	fs := newFlagSet("origin", "[--listen ADDR] [--root DIR] [--file-cc VALUE] [--max-size N] [--log-level LEVEL]", stderr)
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	root := fs.String("root", "", "directory of files to serve; empty serves the embedded demo site")
 	fileCC := fs.String("file-cc", origin.DefaultFileCacheControl, `Cache-Control sent with files; "none" sends none`)
