@@ -6,6 +6,7 @@
 package edge
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,8 +40,21 @@ type Config struct {
 	Role Role
 	// Listen is the HTTP address (HTTP/1.1 and cleartext HTTP/2).
 	Listen string
-	// TLSListen, with TLSCert and TLSKey, serves HTTPS (HTTP/1.1 and h2).
+	// TLSListen serves HTTPS (HTTP/1.1 and h2 over TCP, and HTTP/3 over
+	// UDP on the same port unless DisableHTTP3). Certificates come from
+	// TLSConfig if set, else from the TLSCert and TLSKey files.
 	TLSListen, TLSCert, TLSKey string
+	// TLSConfig, if non-nil, provides certificates (GetCertificate or
+	// Certificates) for the HTTPS and HTTP/3 listeners.
+	TLSConfig *tls.Config
+	// DisableHTTP3 turns HTTP/3 off on the TLS address.
+	DisableHTTP3 bool
+	// Allow0RTT accepts QUIC 0-RTT; requests in early data are limited to
+	// safe methods (others get 425 Too Early, RFC 8470).
+	Allow0RTT bool
+	// H3MaxStreams bounds concurrent HTTP/3 streams per connection.
+	// Default 256.
+	H3MaxStreams int64
 	// Admin is the admin listener (/metrics, /healthz, /status); empty
 	// means none.
 	Admin string
@@ -152,6 +166,9 @@ func (c *Config) applyDefaults() {
 	if c.Retries < 0 {
 		c.Retries = 0
 	}
+	if c.H3MaxStreams == 0 {
+		c.H3MaxStreams = 256
+	}
 	if c.MaxHeaderBytes == 0 {
 		c.MaxHeaderBytes = 64 << 10
 	}
@@ -173,7 +190,7 @@ func (c *Config) Validate() error {
 	if c.Listen == "" && c.TLSListen == "" {
 		bad("listen", "an HTTP or HTTPS listen address is required")
 	}
-	if c.TLSListen != "" && (c.TLSCert == "" || c.TLSKey == "") {
+	if c.TLSListen != "" && c.TLSConfig == nil && (c.TLSCert == "" || c.TLSKey == "") {
 		bad("tls", "tls listen address given without certificate and key")
 	}
 	if c.Role != RoleEdge && c.Role != RoleShield {

@@ -63,6 +63,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.plainError(sw, http.StatusBadRequest, "request has both Content-Length and Transfer-Encoding\n")
 		return
 	}
+	if s.altSvc != "" && r.ProtoMajor < 3 && r.TLS != nil {
+		sw.Header().Set("Alt-Svc", s.altSvc)
+	}
+	if r.TLS != nil && !r.TLS.HandshakeComplete && !isSafe(r.Method) {
+		// Early data (0-RTT) can be replayed: only safe methods (RFC 8470).
+		info.status = "refused"
+		s.plainError(sw, http.StatusTooEarly, "request sent in early data; retry after the handshake\n")
+		return
+	}
 	st := s.route(r.Host)
 	if st == nil {
 		// Invariant 6: never an open proxy.

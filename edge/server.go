@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -43,6 +45,8 @@ type Server struct {
 	mu        sync.Mutex // guards addrs and running
 	addrs     map[string]net.Addr
 	running   []*http.Server
+	h3        *http3.Server
+	altSvc    string // Alt-Svc value advertising HTTP/3, set before serving
 	readyOnce sync.Once
 	ready     chan struct{}
 }
@@ -207,16 +211,42 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	var h3 *http3.Server
+	var h3conn net.PacketConn
 	if s.cfg.TLSListen != "" {
-		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		tc, err := s.tlsConfig()
 		if err != nil {
 			closeAll()
-			return fmt.Errorf("load TLS certificate %s: %w", s.cfg.TLSCert, err)
+			return err
 		}
-		tc := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}, MinVersion: tls.VersionTLS12}
 		if err := mk("https", s.cfg.TLSListen, s, tc); err != nil {
 			closeAll()
 			return err
+		}
+		if !s.cfg.DisableHTTP3 {
+			// HTTP/3 on the same port as TLS over TCP (UDP).
+			h3conn, err = net.ListenPacket("udp", s.Addr("https").String())
+			if err != nil {
+				closeAll()
+				return fmt.Errorf("listen http3 on %s: %w", s.Addr("https"), err)
+			}
+			h3 = &http3.Server{
+				Handler:        s,
+				TLSConfig:      http3.ConfigureTLSConfig(tc.Clone()),
+				MaxHeaderBytes: s.cfg.MaxHeaderBytes,
+				IdleTimeout:    120 * time.Second,
+				QUICConfig: &quic.Config{
+					MaxIncomingStreams: s.cfg.H3MaxStreams,
+					MaxIdleTimeout:     60 * time.Second,
+					Allow0RTT:          s.cfg.Allow0RTT,
+				},
+			}
+			port := h3conn.LocalAddr().(*net.UDPAddr).Port
+			s.altSvc = fmt.Sprintf(`h3=":%d"; ma=86400`, port)
+			s.mu.Lock()
+			s.addrs["http3"] = h3conn.LocalAddr()
+			s.h3 = h3
+			s.mu.Unlock()
 		}
 	}
 	if s.cfg.Admin != "" {
@@ -233,6 +263,14 @@ func (s *Server) Run(ctx context.Context) error {
 		go func() {
 			if err := x.hs.Serve(x.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("%s listener: %w", x.name, err)
+			}
+		}()
+	}
+	if h3 != nil {
+		s.log.Info("listening", "listener", "http3", "addr", h3conn.LocalAddr().String(), "role", s.cfg.Role)
+		go func() {
+			if err := h3.Serve(h3conn); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, quic.ErrServerClosed) {
+				errc <- fmt.Errorf("http3 listener: %w", err)
 			}
 		}()
 	}
@@ -255,6 +293,16 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	if h3 != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := h3.Shutdown(sctx); err != nil {
+				h3.Close()
+			}
+			h3conn.Close()
+		}()
+	}
 	wg.Wait()
 	s.cancel()
 	s.transport.CloseIdleConnections()
@@ -270,7 +318,29 @@ func (s *Server) Close() {
 	for _, hs := range running {
 		hs.Close()
 	}
+	s.mu.Lock()
+	h3 := s.h3
+	s.mu.Unlock()
+	if h3 != nil {
+		h3.Close()
+	}
 	s.cancel()
+}
+
+// tlsConfig returns the TLS settings of the HTTPS and HTTP/3 listeners.
+func (s *Server) tlsConfig() (*tls.Config, error) {
+	if s.cfg.TLSConfig != nil {
+		tc := s.cfg.TLSConfig.Clone()
+		if len(tc.NextProtos) == 0 {
+			tc.NextProtos = []string{"h2", "http/1.1"}
+		}
+		return tc, nil
+	}
+	cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("load TLS certificate %s: %w", s.cfg.TLSCert, err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}, MinVersion: tls.VersionTLS12}, nil
 }
 
 // adminHandler serves /metrics, /healthz and /status.
