@@ -29,12 +29,23 @@ type Head struct {
 	Lifetime time.Duration
 	// Heuristic is true when Lifetime came from §4.2.2 heuristics.
 	Heuristic bool
+	// extra holds what a tier derives from the head once (parsed
+	// validators, the header as sent to clients); see Extra.
+	extra atomic.Value
 	// Origin is when the content was last known current at the origin:
 	// the upstream request time at the tier that fetched or validated it
 	// at the origin. Purges compare against it, so a shield's old copy is
 	// recognised as old at the edge too.
 	Origin time.Time
 }
+
+// Extra returns the value stored by SetExtra, or nil.
+func (h *Head) Extra() any { return h.extra.Load() }
+
+// SetExtra attaches a value derived from the head (the edge keeps parsed
+// validators there, so hits do not parse dates). Every value stored for one
+// head must have the same concrete type.
+func (h *Head) SetExtra(v any) { h.extra.Store(v) }
 
 // Object is one stored response, or a Vary marker for a URL whose
 // responses vary (then VaryFields is set and there is no body).

@@ -160,10 +160,9 @@ func (s *Server) lookup(r *http.Request, primary string) (obj *cache.Object, ver
 
 // entryOf describes a stored head for freshness decisions, with the
 // cache-control that governs this site (CDN-Cache-Control unless ignored).
-func entryOf(h *cache.Head, p httpcache.Policy) *httpcache.Entry {
-	cc, _ := httpcache.Control(http.Header(h.Header), p)
+func (s *Server) entryOf(h *cache.Head, st *site) *httpcache.Entry {
 	return &httpcache.Entry{
-		Control:      &cc,
+		Control:      &s.headInfo(h, st).cc,
 		Status:       h.Status,
 		Header:       http.Header(h.Header),
 		RequestTime:  h.RequestTime,
@@ -186,7 +185,7 @@ func (s *Server) serveCacheable(w http.ResponseWriter, r *http.Request, st *site
 	}
 	if obj != nil {
 		head := obj.Head()
-		d := httpcache.Evaluate(r.Header, entryOf(head, st.Policy), now)
+		d := httpcache.Evaluate(r.Header, s.entryOf(head, st), now)
 		if verdict == cache.Stale {
 			// Soft purge: revalidate before use, but stale-while-
 			// revalidate still applies (the purge API's soft mode).
@@ -265,7 +264,7 @@ func (s *Server) serveFetched(w http.ResponseWriter, r *http.Request, st *site, 
 			continue
 		case resError:
 			if stale != nil {
-				d := httpcache.Evaluate(r.Header, entryOf(stale.Head(), st.Policy), s.cfg.Now())
+				d := httpcache.Evaluate(r.Header, s.entryOf(stale.Head(), st), s.cfg.Now())
 				if d.StaleIfError {
 					info.status = "stale"
 					ttl := int64(d.TTL.Seconds())

@@ -3,6 +3,7 @@ package edge
 import (
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,6 +22,7 @@ type metrics struct {
 	stored          prometheus.Counter
 	notStored       *prometheus.CounterVec // by reason
 	memBytes        prometheus.GaugeFunc
+	byReq           sync.Map // reqKey → *reqCounters
 }
 
 func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
@@ -68,6 +70,33 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 	return m
 }
 
+type reqKey struct {
+	proto, result string
+	class         int
+}
+
+type reqCounters struct {
+	requests prometheus.Counter
+	bytes    prometheus.Counter
+	duration prometheus.Observer
+}
+
+// forRequest returns the series for one request's labels, resolving each
+// label combination once (WithLabelValues hashes labels on every call).
+func (m *metrics) forRequest(proto, result string, class int) *reqCounters {
+	k := reqKey{proto, result, class}
+	if v, ok := m.byReq.Load(k); ok {
+		return v.(*reqCounters)
+	}
+	rc := &reqCounters{
+		requests: m.requests.WithLabelValues(proto, result, strconv.Itoa(class)+"xx"),
+		bytes:    m.bytesSent.WithLabelValues(result),
+		duration: m.duration.WithLabelValues(result),
+	}
+	v, _ := m.byReq.LoadOrStore(k, rc)
+	return v.(*reqCounters)
+}
+
 // observe records one finished request in metrics and the access log.
 func (s *Server) observe(r *http.Request, w *statusWriter, info *reqInfo, start time.Time) {
 	code := w.code
@@ -86,9 +115,10 @@ func (s *Server) observe(r *http.Request, w *statusWriter, info *reqInfo, start 
 		proto = "h3"
 	}
 	elapsed := s.cfg.Now().Sub(start)
-	s.metrics.requests.WithLabelValues(proto, result, strconv.Itoa(code/100)+"xx").Inc()
-	s.metrics.bytesSent.WithLabelValues(result).Add(float64(w.bytes))
-	s.metrics.duration.WithLabelValues(result).Observe(elapsed.Seconds())
+	rc := s.metrics.forRequest(proto, result, code/100)
+	rc.requests.Inc()
+	rc.bytes.Add(float64(w.bytes))
+	rc.duration.Observe(elapsed.Seconds())
 	if s.cfg.AccessLog {
 		s.log.Info("request",
 			"client", r.RemoteAddr, "proto", r.Proto, "method", r.Method, "host", r.Host, "uri", r.RequestURI,

@@ -39,8 +39,55 @@ func (s *Server) copyResponseHeader(dst, src http.Header) {
 	}
 }
 
+// addVia appends this node to Via without writing into a slice that may
+// be shared with a stored header.
 func (s *Server) addVia(h http.Header, major, minor int) {
-	h.Add("Via", fmt.Sprintf("%d.%d %s", major, minor, s.cfg.Name))
+	v := s.via
+	if major != 1 || minor != 1 {
+		v = fmt.Sprintf("%d.%d %s", major, minor, s.cfg.Name)
+	}
+	old := h["Via"]
+	h["Via"] = append(old[:len(old):len(old)], v)
+}
+
+// headDerived is what serving a head needs, computed once per head.
+type headDerived struct {
+	cc       httpcache.CacheControl
+	etag     string
+	lm       time.Time
+	strongLM time.Time
+	client   http.Header // the header as sent to clients
+}
+
+// headInfo returns the derived data of h for site st, computing it on
+// first use.
+func (s *Server) headInfo(h *cache.Head, st *site) *headDerived {
+	if d, ok := h.Extra().(*headDerived); ok {
+		return d
+	}
+	hdr := http.Header(h.Header)
+	d := &headDerived{client: hdr}
+	d.cc, _ = httpcache.Control(hdr, st.Policy)
+	var lmText string
+	d.etag, lmText = httpcache.Validators(hdr)
+	d.lm, _ = httpcache.ParseHTTPDate(lmText)
+	d.strongLM, _ = httpcache.StrongLastModified(hdr)
+	if s.cfg.Role == RoleEdge {
+		strip := false
+		for _, f := range internalFields {
+			if _, ok := hdr[f]; ok {
+				strip = true
+			}
+		}
+		if strip {
+			d.client = hdr.Clone()
+			for _, f := range internalFields {
+				d.client.Del(f)
+			}
+		}
+	}
+	h.SetExtra(d)
+	return d
 }
 
 // serveObject writes a stored (or arriving) response, answering the
@@ -48,7 +95,12 @@ func (s *Server) addVia(h http.Header, major, minor int) {
 func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, st *site, sv servable) {
 	now := s.cfg.Now()
 	h := w.Header()
-	s.copyResponseHeader(h, http.Header(sv.head.Header))
+	hi := s.headInfo(sv.head, st)
+	// Stored values are shared read-only: the fields set below replace
+	// slices, never append to them.
+	for k, vs := range hi.client {
+		h[k] = vs
+	}
 	age := int64(sv.head.Age(now) / time.Second)
 	h.Set("Age", strconv.FormatInt(age, 10))
 	h.Set("Cache-Status", httpcache.AppendCacheStatus(h.Get("Cache-Status"), sv.status))
@@ -58,8 +110,7 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, st *site, s
 	}
 	status := sv.head.Status
 	if status == http.StatusOK && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		etag, lmText := httpcache.Validators(http.Header(sv.head.Header))
-		lm, _ := httpcache.ParseHTTPDate(lmText)
+		etag, lm := hi.etag, hi.lm
 		switch httpcache.CheckPreconditions(r.Method, r.Header, etag, lm) {
 		case http.StatusNotModified:
 			notModified(h)
@@ -73,8 +124,7 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, st *site, s
 		}
 		if rng := r.Header.Get("Range"); rng != "" && sv.size >= 0 && r.Method == http.MethodGet {
 			ir := r.Header.Get("If-Range")
-			strongLM, _ := httpcache.StrongLastModified(http.Header(sv.head.Header))
-			if ir == "" || httpcache.IfRangeMatches(ir, etag, strongLM) {
+			if ir == "" || httpcache.IfRangeMatches(ir, etag, hi.strongLM) {
 				ranges, err := httpcache.ParseRange(rng, sv.size)
 				if errors.Is(err, httpcache.ErrUnsatisfiable) {
 					h.Set("Content-Range", "bytes */"+strconv.FormatInt(sv.size, 10))

@@ -38,6 +38,7 @@ type Server struct {
 	reg       prometheus.Registerer // registry, and the caller's if any
 	sets      []*upstreamSet
 	loopID    string
+	via       string // "1.1 <name>"
 
 	baseCtx context.Context
 	cancel  context.CancelFunc
@@ -69,6 +70,7 @@ func New(cfg Config) (*Server, error) {
 		sites:     map[string]*site{},
 		transport: newTransport(&cfg),
 		loopID:    cfg.Name,
+		via:       "1.1 " + cfg.Name,
 		addrs:     map[string]net.Addr{},
 		ready:     make(chan struct{}),
 	}

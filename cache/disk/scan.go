@@ -83,12 +83,14 @@ func (s *Store) rebuild() {
 	s.mu.Lock()
 	s.tombstones = nil // writes may start: the index is complete
 	s.mu.Unlock()
+	// Within the limit (it may be lower than last run's) before the
+	// first write.
+	s.shrink()
 	s.ready.Store(true)
 	close(s.readyCh)
 	took := time.Since(start)
 	s.m.scan.Set(took.Seconds())
 	s.log.Info("disk cache index rebuilt", "dir", s.dir, "entries", len(found), "bytes", bytes, "took", took)
-	s.shrink()
 }
 
 func readNames(dir string) ([]string, error) {

@@ -1,0 +1,55 @@
+package edge
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// discardWriter is a minimal ResponseWriter, so the benchmark measures the
+// edge's own work on a hit, not a client's.
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(code int)        { w.code = code }
+
+// BenchmarkHit1K measures the handler's cost of serving a 1 KiB hit from
+// memory (no network).
+func BenchmarkHit1K(b *testing.B) {
+	o, err := newBenchOrigin()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer o.Close()
+	cfg := QuickConfig("edge-1", "127.0.0.1:0", o.URL)
+	srv, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "http://assets.example.com/gen/bench?size=1024&cc=max-age%3D3600", nil)
+	req.RemoteAddr = "127.0.0.1:5555"
+	w := &discardWriter{h: http.Header{}}
+	srv.ServeHTTP(w, req) // miss, stores
+	srv.mem.Wait()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		w.h = http.Header{}
+		srv.ServeHTTP(w, req)
+	}
+	if w.code != 200 {
+		b.Fatalf("status %d", w.code)
+	}
+}
+
+func newBenchOrigin() (*httptest.Server, error) {
+	o, err := newOriginHandler()
+	if err != nil {
+		return nil, err
+	}
+	return httptest.NewServer(o), nil
+}
