@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -287,5 +288,35 @@ func TestBadRequests(t *testing.T) {
 	}
 	if !strings.Contains(line, " 400 ") {
 		t.Fatalf("CL+TE request: %q, want 400", line)
+	}
+}
+
+// SIGTERM (context cancellation) lets in-flight requests finish.
+func TestGracefulShutdown(t *testing.T) {
+	o := startOrigin(t)
+	cfg := QuickConfig("edge-1", "127.0.0.1:0", o.URL)
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	<-srv.Ready()
+	url := "http://" + srv.Addr("http").String() + uniq(t) + "?delay=500&size=1000"
+	got := make(chan result, 1)
+	go func() { got <- get(t, url) }()
+	// Wait until the request reached the origin, then stop the edge.
+	deadline := time.Now().Add(5 * time.Second)
+	for o.count("") == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	r := <-got
+	if r.status != 200 || len(r.body) != 1000 {
+		t.Fatalf("in-flight request during shutdown: %d, %d bytes", r.status, len(r.body))
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
