@@ -133,6 +133,9 @@ type Upstream struct {
 	Weight int
 	// MaxConns caps requests in flight; 0 means no cap.
 	MaxConns int
+	// HealthAddr is where active health probes go (host:port); empty
+	// means the URL's host. Shields are probed on their admin listener.
+	HealthAddr string
 }
 
 func (c *Config) applyDefaults() {
@@ -297,7 +300,7 @@ func FromCluster(cl *config.Cluster, node string) (Config, error) {
 	}
 	if role == RoleEdge {
 		for _, s := range cl.Shields.Nodes {
-			c.Shields = append(c.Shields, Upstream{Name: s.Name, URL: "http://" + hostPort(s.Address, cl.Ports.HTTP)})
+			c.Shields = append(c.Shields, Upstream{Name: s.Name, URL: "http://" + hostPort(s.Address, cl.Ports.HTTP), HealthAddr: hostPort(s.Address, cl.Ports.Admin)})
 		}
 		c.ShieldHealth = healthConfig(cl.Shields.Health)
 	}

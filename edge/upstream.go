@@ -46,7 +46,7 @@ func (s *Server) newUpstreamSet(name, policy string, ups []Upstream, health lb.H
 		if n == "" {
 			n = u.URL
 		}
-		b := &lb.Backend{Name: n, Addr: pu.Host, Weight: u.Weight, MaxConns: int64(u.MaxConns)}
+		b := &lb.Backend{Name: n, Addr: pu.Host, HealthAddr: u.HealthAddr, Weight: u.Weight, MaxConns: int64(u.MaxConns)}
 		backends = append(backends, b)
 		set.urls[b] = pu
 	}

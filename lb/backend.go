@@ -24,6 +24,9 @@ type Backend struct {
 	// Addr is where to reach the backend: host:port, or a URL such as
 	// http://10.0.0.5:8080 for HTTP origins.
 	Addr string
+	// HealthAddr, if set, is where active health probes go instead of
+	// Addr (host:port or URL), e.g. a node's admin listener.
+	HealthAddr string
 	// Weight is the backend's relative share of traffic. 0 means 1;
 	// negative weights are rejected by the policy constructors.
 	Weight int

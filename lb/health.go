@@ -239,9 +239,13 @@ func (c *Checker) Check(ctx context.Context, b *Backend) error {
 // URL returns the URL Probe requests for b: b.Addr's scheme and host when
 // Addr is a URL, else Scheme://Addr, followed by Path.
 func (c *Checker) URL(b *Backend) (string, error) {
-	scheme, host := c.cfg.Scheme, b.Addr
-	if strings.Contains(b.Addr, "://") {
-		u, err := url.Parse(b.Addr)
+	addr := b.Addr
+	if b.HealthAddr != "" {
+		addr = b.HealthAddr
+	}
+	scheme, host := c.cfg.Scheme, addr
+	if strings.Contains(addr, "://") {
+		u, err := url.Parse(addr)
 		if err != nil {
 			return "", fmt.Errorf("parse address of backend %q: %w", b.ID(), err)
 		}
