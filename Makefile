@@ -6,7 +6,7 @@ PKGS      := ./...
 TESTFLAGS ?=
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: all build run test test-short bench fuzz lint deps-test clean
+.PHONY: all build run test test-short bench bench-peers fuzz lint deps-test clean
 
 all: build
 
@@ -44,6 +44,11 @@ deps-test:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+## bench-peers: our edge and GeoDNS against nginx, Varnish and gdnsd, same
+## machine, same run (installs the peers with apt); updates docs/BENCHMARKS.md.
+bench-peers:
+	scripts/bench-peers.sh
 
 ## fuzz: each fuzz target for FUZZTIME (default 20s).
 FUZZTIME ?= 20s
