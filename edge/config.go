@@ -298,6 +298,11 @@ func FromCluster(cl *config.Cluster, node string) (Config, error) {
 		}
 		c.Origins[name] = p
 	}
+	if cl.TLS.SelfSigned || len(cl.TLS.Certificates) > 0 {
+		// The caller supplies TLSConfig (see ClusterTLS).
+		c.TLSListen = tlsAddr(cl, info.Address)
+		c.DisableHTTP3 = !*cl.TLS.HTTP3
+	}
 	if role == RoleEdge {
 		for _, s := range cl.Shields.Nodes {
 			c.Shields = append(c.Shields, Upstream{Name: s.Name, URL: "http://" + hostPort(s.Address, cl.Ports.HTTP), HealthAddr: hostPort(s.Address, cl.Ports.Admin)})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 
 	"github.com/selfcdn/cdn/config"
@@ -24,6 +25,9 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	maxObj := config.ByteSize(0)
 	fs.Var(&maxObj, "max-memory-object", "largest object kept in memory (default min(16MiB, memory/4))")
 	tlsListen := fs.String("tls-listen", "", "HTTPS listen address (HTTP/1.1 and h2)")
+	selfSigned := fs.Bool("self-signed", false, "serve --tls-listen with a certificate from a local development CA (made in --tls-dir; trust its ca.pem)")
+	tlsDir := fs.String("tls-dir", "cdn-tls", "where --self-signed keeps the development CA and certificates")
+	noH3 := fs.Bool("no-http3", false, "do not serve HTTP/3 on the --tls-listen port")
 	tlsCert := fs.String("tls-cert", "", "certificate file (PEM) for --tls-listen")
 	tlsKey := fs.String("tls-key", "", "key file (PEM) for --tls-listen")
 	accessLog := fs.Bool("access-log", true, "log every request as a JSON line on stderr")
@@ -51,6 +55,20 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
+		info, _ := cl.FindNode(*node)
+		ts, err := edge.ClusterTLS(cl, info, logger)
+		if err != nil {
+			return err
+		}
+		if ts != nil {
+			cfg.TLSConfig = ts.Config
+			if ts.CAPath != "" {
+				fmt.Fprintf(stdout, "development CA: %s (curl --cacert %s)\n", ts.CAPath, ts.CAPath)
+			}
+			if ts.Watch != nil {
+				go ts.Watch(ctx)
+			}
+		}
 		if *listen != "" {
 			cfg.Listen = *listen
 		}
@@ -70,7 +88,35 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if maxObj > 0 {
 		cfg.MaxMemoryObject = int64(maxObj)
 	}
-	cfg.TLSListen, cfg.TLSCert, cfg.TLSKey = *tlsListen, *tlsCert, *tlsKey
+	if *tlsListen != "" {
+		cfg.TLSListen, cfg.TLSCert, cfg.TLSKey = *tlsListen, *tlsCert, *tlsKey
+	}
+	if *noH3 {
+		cfg.DisableHTTP3 = true
+	}
+	switch {
+	case *selfSigned && cfg.TLSListen == "":
+		return usageError{"--self-signed needs --tls-listen"}
+	case *selfSigned && (*tlsCert != "" || *tlsKey != ""):
+		return usageError{"--self-signed and --tls-cert/--tls-key are exclusive"}
+	case *selfSigned:
+		host, _, err := net.SplitHostPort(cfg.TLSListen)
+		if err != nil {
+			return usageError{fmt.Sprintf("--tls-listen %q: %v", cfg.TLSListen, err)}
+		}
+		hosts := []string{"localhost", "127.0.0.1"}
+		if host != "" && host != "0.0.0.0" && host != "::" {
+			hosts = append(hosts, host)
+		}
+		ts, err := edge.SelfSignedTLS(*tlsDir, hosts, logger)
+		if err != nil {
+			return err
+		}
+		cfg.TLSConfig = ts.Config
+		fmt.Fprintf(stdout, "development CA: %s (curl --cacert %s)\n", ts.CAPath, ts.CAPath)
+	case cfg.TLSListen != "" && cfg.TLSConfig == nil && (*tlsCert == "" || *tlsKey == ""):
+		return usageError{"--tls-listen needs --tls-cert and --tls-key, or --self-signed"}
+	}
 	cfg.AccessLog = *accessLog
 	cfg.Logger = logger
 	srv, err := edge.New(cfg)
@@ -80,7 +126,7 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	go func() {
 		select {
 		case <-srv.Ready():
-			for _, l := range []string{"http", "https", "admin"} {
+			for _, l := range []string{"http", "https", "http3", "admin"} {
 				if a := srv.Addr(l); a != nil {
 					fmt.Fprintf(stdout, "%s %s listening on %s\n", cfg.Name, l, a)
 				}
