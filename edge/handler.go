@@ -151,6 +151,10 @@ func (s *Server) lookup(r *http.Request, primary string) (obj *cache.Object, ver
 		return nil, cache.Valid, key, false, false
 	}
 	v := s.inv.CheckObject(o)
+	if v == cache.Valid && !s.synced() {
+		// Possibly behind on purges: revalidate before use.
+		v = cache.Stale
+	}
 	if v == cache.Purged {
 		s.mem.Del(o.Key)
 		return nil, v, key, false, false

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -43,13 +44,16 @@ type Server struct {
 	baseCtx context.Context
 	cancel  context.CancelFunc
 
-	mu        sync.Mutex // guards addrs and running
-	addrs     map[string]net.Addr
-	running   []*http.Server
-	h3        *http3.Server
-	altSvc    string // Alt-Svc value advertising HTTP/3, set before serving
-	readyOnce sync.Once
-	ready     chan struct{}
+	mu      sync.Mutex // guards addrs and running
+	addrs   map[string]net.Addr
+	running []*http.Server
+
+	adminExtra  map[string]http.Handler     // guarded by mu; added before Run
+	purgeSynced atomic.Pointer[func() bool] // set by AttachPurge
+	h3          *http3.Server
+	altSvc      string // Alt-Svc value advertising HTTP/3, set before serving
+	readyOnce   sync.Once
+	ready       chan struct{}
 }
 
 // New checks cfg and builds a node. Run starts it.
@@ -350,6 +354,11 @@ func (s *Server) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", s.healthz)
+	s.mu.Lock()
+	for p, h := range s.adminExtra {
+		mux.Handle(p, h)
+	}
+	s.mu.Unlock()
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(s.status())

@@ -62,7 +62,6 @@ func EndpointsFor(cl *config.Cluster, regions []Region, token, originURL string)
 		}
 	}
 	f.Origin = originURL
-	// f.NATS stays empty until the purge bus is started by the simulation.
 	return f
 }
 
@@ -75,7 +74,11 @@ func (s *Sim) buildEndpoints() *endpoints.File {
 			break
 		}
 	}
-	return EndpointsFor(s.cl, s.regions, s.token, originURL)
+	f := EndpointsFor(s.cl, s.regions, s.token, originURL)
+	if len(s.natsURLs) > 0 {
+		f.NATS = s.natsURLs[0]
+	}
+	return f
 }
 
 // formatLocation formats a location as "lat,lon".

@@ -12,9 +12,12 @@
 package sim
 
 import (
+	"path/filepath"
+
 	"context"
 	"errors"
 	"fmt"
+	"github.com/selfcdn/cdn/purge"
 	"log/slog"
 	"net"
 	"net/http"
@@ -90,6 +93,8 @@ type Sim struct {
 
 	ep        *endpoints.File
 	purgeDone chan struct{}
+	nats      *purge.EmbeddedServer // the embedded purge bus, if any
+	natsURLs  []string
 
 	waitOnce sync.Once
 	waitErr  error
@@ -161,19 +166,21 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 	if err := s.buildLinks(); err != nil {
 		return fail(err)
 	}
+	if err := s.startBus(); err != nil {
+		return fail(err)
+	}
 	for _, name := range s.order {
 		if err := s.StartNode(name); err != nil {
 			return fail(err)
 		}
 	}
-	purge := opts.Purge
-	if purge == nil {
-		purge = startPurgeBus
-	}
 	go func() {
 		defer close(s.purgeDone)
-		if err := purge(s.ctx, s.cl); err != nil && s.ctx.Err() == nil {
-			s.log.Error("purge bus stopped", "err", err)
+		if opts.Purge == nil {
+			return
+		}
+		if err := opts.Purge(s.ctx, s.cl); err != nil && s.ctx.Err() == nil {
+			s.log.Error("purge hook stopped", "err", err)
 		}
 	}()
 	s.ep = s.buildEndpoints()
@@ -185,11 +192,29 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 	return s, nil
 }
 
-// startPurgeBus is where the simulation starts the purge bus: the
-// embedded NATS server with JetStream named by cl.Purge.NATS and the purge
-// consumer of every node. It starts nothing yet and returns at once; the
-// admin API token is already in cl.Purge.Token.
-func startPurgeBus(ctx context.Context, cl *config.Cluster) error { return nil }
+// startBus starts the purge bus before any node: the embedded NATS server
+// with JetStream (purge.nats.embedded, the default), or nothing when the
+// cluster file names an external NATS cluster. Every edge and shield then
+// joins it (see prepareEdge).
+func (s *Sim) startBus() error {
+	n := s.cl.Purge.NATS
+	if n.Embedded == nil || !*n.Embedded {
+		s.natsURLs = n.URLs
+		return nil
+	}
+	ns, err := purge.StartEmbedded(purge.EmbeddedConfig{
+		Listen:   n.Listen,
+		StoreDir: filepath.Join(s.opts.WorkDir, "nats"),
+		Stream:   n.Stream,
+		Logger:   s.log,
+	})
+	if err != nil {
+		return fmt.Errorf("start the purge bus: %w", err)
+	}
+	s.nats = ns
+	s.natsURLs = []string{ns.ClientURL()}
+	return nil
+}
 
 // cloneCluster deep-copies a cluster through its YAML form, which also
 // applies defaults and validates it.
@@ -519,7 +544,34 @@ func (s *Sim) prepareEdge(n *node) (<-chan struct{}, func(context.Context) error
 		return nil, nil, err
 	}
 	n.edge = srv
-	return srv.Ready(), srv.Run, nil
+	if len(s.natsURLs) == 0 {
+		return srv.Ready(), srv.Run, nil
+	}
+	runPurge, err := srv.AttachPurge(edge.PurgeOptions{
+		URLs:    s.natsURLs,
+		Stream:  s.cl.Purge.NATS.Stream,
+		Token:   s.token,
+		Timeout: s.cl.Purge.Timeout.D(),
+		Logger:  s.log.With("node", n.info.Name),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	run := func(ctx context.Context) error {
+		pctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := runPurge(pctx); err != nil && pctx.Err() == nil {
+				s.log.Error("purge consumer stopped", "node", n.info.Name, "err", err)
+			}
+		}()
+		err := srv.Run(ctx)
+		cancel()
+		<-done
+		return err
+	}
+	return srv.Ready(), run, nil
 }
 
 // prepareGeoDNS builds a GeoDNS node from the cluster file, with an admin
@@ -729,6 +781,9 @@ func (s *Sim) Wait() error {
 			r.Close()
 		}
 		<-s.purgeDone
+		if s.nats != nil {
+			s.nats.Shutdown()
+		}
 		s.waitErr = errors.Join(errs...)
 	})
 	return s.waitErr

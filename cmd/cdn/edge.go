@@ -10,6 +10,7 @@ import (
 
 	"github.com/selfcdn/cdn/config"
 	"github.com/selfcdn/cdn/edge"
+	"github.com/selfcdn/cdn/purge"
 )
 
 func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -40,6 +41,7 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	var cfg edge.Config
+	var clusterFile *config.Cluster
 	switch {
 	case *cfgPath != "" && *origin != "":
 		return usageError{"--config and --origin are exclusive: use a cluster file or quick mode"}
@@ -55,6 +57,7 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
+		clusterFile = cl
 		info, _ := cl.FindNode(*node)
 		ts, err := edge.ClusterTLS(cl, info, logger)
 		if err != nil {
@@ -123,6 +126,13 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if clusterFile != nil {
+		stop, err := joinPurgeBus(ctx, srv, clusterFile, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	go func() {
 		select {
 		case <-srv.Ready():
@@ -168,4 +178,53 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		w = os.Stderr
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// joinPurgeBus connects a cluster node to the purge bus. With
+// purge.nats.embedded (a single machine), the first node to start runs the
+// NATS server on purge.nats.listen and the others connect to it; a larger
+// deployment names a NATS cluster in purge.nats.urls.
+func joinPurgeBus(ctx context.Context, srv *edge.Server, cl *config.Cluster, logger *slog.Logger) (func(), error) {
+	n := cl.Purge.NATS
+	urls := n.URLs
+	var embedded *purge.EmbeddedServer
+	if *n.Embedded {
+		es, err := purge.StartEmbedded(purge.EmbeddedConfig{Listen: n.Listen, StoreDir: n.StoreDir, Stream: n.Stream, Logger: logger})
+		if err == nil {
+			embedded = es
+			urls = []string{es.ClientURL()}
+			logger.Info("running the embedded purge bus", "url", es.ClientURL())
+		} else {
+			urls = []string{"nats://" + n.Listen}
+			logger.Info("joining the purge bus another node runs", "url", urls[0], "reason", err)
+		}
+	}
+	run, err := srv.AttachPurge(edge.PurgeOptions{
+		URLs:    urls,
+		Stream:  n.Stream,
+		Token:   cl.AdminToken(),
+		Timeout: cl.Purge.Timeout.D(),
+		Logger:  logger,
+	})
+	if err != nil {
+		if embedded != nil {
+			embedded.Shutdown()
+		}
+		return nil, err
+	}
+	pctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := run(pctx); err != nil && pctx.Err() == nil {
+			logger.Error("purge consumer stopped", "err", err)
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		if embedded != nil {
+			embedded.Shutdown()
+		}
+	}, nil
 }

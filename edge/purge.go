@@ -1,0 +1,180 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/selfcdn/cdn/cache"
+	"github.com/selfcdn/cdn/purge"
+)
+
+// PurgeOptions connect a node to the purge bus.
+type PurgeOptions struct {
+	// URLs of the NATS servers.
+	URLs []string
+	// Stream is the JetStream stream; empty means purge.DefaultStream.
+	Stream string
+	// Token guards the admin purge API; empty refuses every purge (503).
+	Token string
+	// Timeout is how long the API waits for every node to confirm.
+	Timeout time.Duration
+	// Logger defaults to the node's.
+	Logger *slog.Logger
+}
+
+// AttachPurge makes the node a member of the purge bus: a durable
+// consumer applies every purge to this node's rules (ApplyPurge), and the
+// admin listener serves the purge API (POST /purge, GET /purge/{id}).
+// While the node is not in sync with the bus (starting, or cut off from
+// NATS), cached content is revalidated before use rather than served as
+// is, so a purge it may have missed cannot leave old content in service.
+// Call it before Run; the returned func runs the consumer until ctx ends.
+func (s *Server) AttachPurge(o PurgeOptions) (func(ctx context.Context) error, error) {
+	if o.Logger == nil {
+		o.Logger = s.log
+	}
+	node, err := purge.NewNode(purge.NodeConfig{
+		Name:       s.cfg.Name,
+		Role:       string(s.cfg.Role),
+		URLs:       o.URLs,
+		Stream:     o.Stream,
+		Apply:      s.ApplyPurge,
+		Logger:     o.Logger,
+		Registerer: s.reg,
+		Now:        s.cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	api, err := purge.NewAPI(purge.APIConfig{
+		Token:      o.Token,
+		URLs:       o.URLs,
+		Stream:     o.Stream,
+		Timeout:    o.Timeout,
+		ValidURL:   s.validPurgeURL,
+		ValidSite:  s.validPurgeSite,
+		Name:       s.cfg.Name,
+		Logger:     o.Logger,
+		Registerer: s.reg,
+		Now:        s.cfg.Now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.HandleAdmin("/purge", api)
+	s.HandleAdmin("/purge/", api)
+	synced := node.Synced
+	s.purgeSynced.Store(&synced)
+	return func(ctx context.Context) error {
+		defer api.Close()
+		return node.Run(ctx)
+	}, nil
+}
+
+// HandleAdmin adds a handler to the admin listener. Call it before Run.
+func (s *Server) HandleAdmin(pattern string, h http.Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.adminExtra == nil {
+		s.adminExtra = map[string]http.Handler{}
+	}
+	s.adminExtra[pattern] = h
+}
+
+// synced reports whether the node is in sync with the purge bus (always,
+// without one).
+func (s *Server) synced() bool {
+	f := s.purgeSynced.Load()
+	return f == nil || (*f)()
+}
+
+// ApplyPurge installs the rules of a purge event: for URLs and prefixes
+// in both schemes and under each site's cache-key options, for tags, and
+// for whole sites. Content that left the origin at or before the event's
+// time is gone (or stale, for a soft purge) on this node from now on.
+func (s *Server) ApplyPurge(ev purge.Event) error {
+	rule := cache.Rule{At: ev.Time, Soft: ev.Soft}
+	if ev.Time.IsZero() {
+		return errors.New("purge event without a time")
+	}
+	var errs []error
+	for _, raw := range ev.URLs {
+		u, st, err := s.purgeTarget(raw)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, scheme := range []string{"http", "https"} {
+			key := cache.PrimaryKey(scheme, s.siteHost(st, u.Host), u.EscapedPath(), u.RawQuery, st.Key)
+			s.inv.PurgeKey(key, rule)
+			if !ev.Soft {
+				s.mem.Del(key) // free the memory now; the rule covers every other copy
+			}
+		}
+	}
+	for _, raw := range ev.Prefixes {
+		u, st, err := s.purgeTarget(raw)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, scheme := range []string{"http", "https"} {
+			p := cache.PrimaryKey(scheme, s.siteHost(st, u.Host), u.EscapedPath(), "", cache.KeyOptions{})
+			if u.RawQuery != "" || u.ForceQuery {
+				p += "?" + u.RawQuery
+			}
+			s.inv.PurgePrefix(p, rule)
+		}
+	}
+	for _, t := range ev.Tags {
+		s.inv.PurgeTag(t, rule)
+	}
+	for _, h := range ev.Sites {
+		st := s.route(h)
+		if st == nil {
+			errs = append(errs, fmt.Errorf("site %q is not served here", h))
+			continue
+		}
+		s.inv.PurgeSite(s.siteHost(st, h), rule)
+	}
+	return errors.Join(errs...)
+}
+
+// siteHost is the host under which a site's objects are stored: the
+// site's canonical host, or for the quick-mode wildcard site the host
+// itself.
+func (s *Server) siteHost(st *site, host string) string {
+	if st.Host == "*" {
+		return hostOnly(host)
+	}
+	return st.Host
+}
+
+func (s *Server) purgeTarget(raw string) (*url.URL, *site, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return nil, nil, fmt.Errorf("purge URL %q: not an absolute URL", raw)
+	}
+	st := s.route(u.Host)
+	if st == nil {
+		return nil, nil, fmt.Errorf("purge URL %q: no site for host %q", raw, hostOnly(u.Host))
+	}
+	return u, st, nil
+}
+
+func (s *Server) validPurgeURL(raw string) error {
+	_, _, err := s.purgeTarget(raw)
+	return err
+}
+
+func (s *Server) validPurgeSite(host string) error {
+	if s.route(host) == nil {
+		return fmt.Errorf("no site %q", host)
+	}
+	return nil
+}

@@ -1,0 +1,178 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/selfcdn/cdn/purge"
+)
+
+// purgeTiers runs two shields and two edges; attach lists the nodes that
+// join the purge bus (a shield left out plays one that has not applied the
+// purge yet).
+func purgeTiers(t *testing.T, o *testOrigin, attach map[string]bool) (edges, shields []*testEdge, api string) {
+	t.Helper()
+	ns, err := purge.StartEmbedded(purge.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	site := []Site{{Host: "assets.example.com", Origin: "main"}}
+	origins := map[string]Pool{"main": {Servers: []Upstream{{URL: o.URL}}}}
+	start := func(cfg Config) *testEdge {
+		cfg.Now = o.clock.Now
+		cfg.Listen, cfg.Admin = "127.0.0.1:0", "127.0.0.1:0"
+		srv, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		if attach[cfg.Name] {
+			run, err := srv.AttachPurge(PurgeOptions{URLs: []string{ns.ClientURL()}, Token: "secret", Timeout: 5 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			go run(ctx)
+		}
+		go func() { srv.Run(ctx); close(done) }()
+		<-srv.Ready()
+		t.Cleanup(func() { cancel(); <-done })
+		return &testEdge{Server: srv, URL: "http://" + srv.Addr("http").String(), clock: o.clock}
+	}
+	var ups []Upstream
+	for i := range 2 {
+		name := fmt.Sprintf("shield-%d", i+1)
+		sh := start(Config{Name: name, Role: RoleShield, Sites: site, Origins: origins})
+		shields = append(shields, sh)
+		ups = append(ups, Upstream{Name: name, URL: sh.URL})
+	}
+	for i := range 2 {
+		edges = append(edges, start(Config{Name: fmt.Sprintf("edge-%d", i+1), Sites: site, Origins: origins, Shields: ups}))
+	}
+	for _, e := range append(edges, shields...) {
+		if attach[e.Name()] {
+			api = "http://" + e.Addr("admin").String()
+			break
+		}
+	}
+	return edges, shields, api
+}
+
+func postPurge(t *testing.T, api, token string, body any) (int, purge.Result) {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(http.MethodPost, api+"/purge", bytes.NewReader(b))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var res purge.Result
+	json.NewDecoder(resp.Body).Decode(&res)
+	return resp.StatusCode, res
+}
+
+func setSeed(t *testing.T, o *testOrigin, v int) {
+	t.Helper()
+	resp, err := http.Post(fmt.Sprintf("%s/_origin/seed?value=%d", o.URL, v), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+// Invariant 3: after the purge API reports success, no node serves the
+// purged content — here even though one shield never applies the purge.
+func TestPurgeNoStaleAfterSuccess(t *testing.T) {
+	o := startOrigin(t)
+	attach := map[string]bool{"edge-1": true, "edge-2": true, "shield-1": true}
+	edges, _, api := purgeTiers(t, o, attach)
+	client := &http.Client{Timeout: 10 * time.Second}
+	var paths []string
+	old := map[string]string{}
+	for i := range 12 {
+		p := fmt.Sprintf("%s-%d?cc=max-age%%3D3600&tags=t%d", uniq(t), i, i%3)
+		paths = append(paths, p)
+		for _, e := range edges {
+			r, err := hostGet(client, e.URL+p)
+			if err != nil || r.status != 200 {
+				t.Fatalf("%v %d", err, r.status)
+			}
+			old[p] = r.header.Get("Repr-Digest")
+		}
+	}
+	// No token: refused.
+	if code, _ := postPurge(t, api, "", map[string]any{"urls": []string{"http://assets.example.com" + paths[0]}}); code != http.StatusUnauthorized {
+		t.Fatalf("purge without token: %d, want 401", code)
+	}
+	// The origin changes its content at the purge time.
+	setSeed(t, o, 7)
+	var urls []string
+	for _, p := range paths {
+		urls = append(urls, "http://assets.example.com"+p)
+	}
+	code, res := postPurge(t, api, "secret", map[string]any{"urls": urls})
+	if code != http.StatusOK {
+		t.Fatalf("purge: %d %+v", code, res)
+	}
+	for _, p := range paths {
+		for _, e := range edges {
+			r, err := hostGet(client, e.URL+p)
+			if err != nil || r.status != 200 {
+				t.Fatalf("%v %d", err, r.status)
+			}
+			checkDigest(t, r)
+			if r.header.Get("Repr-Digest") == old[p] {
+				t.Fatalf("%s served purged content after success (Cache-Status %q)", e.Name(), r.cacheStatus())
+			}
+		}
+	}
+}
+
+func TestPurgeByTagAndPrefixAndSite(t *testing.T) {
+	o := startOrigin(t)
+	attach := map[string]bool{"edge-1": true, "edge-2": true, "shield-1": true, "shield-2": true}
+	edges, _, api := purgeTiers(t, o, attach)
+	client := &http.Client{Timeout: 10 * time.Second}
+	base := uniq(t)
+	fetch := func(p string) result {
+		r, err := hostGet(client, edges[0].URL+p)
+		if err != nil || r.status != 200 {
+			t.Fatalf("%v %d", err, r.status)
+		}
+		return r
+	}
+	red := base + "/red?cc=max-age%3D3600&tags=red"
+	blue := base + "/blue?cc=max-age%3D3600&tags=blue"
+	fetch(red)
+	fetch(blue)
+	if code, res := postPurge(t, api, "secret", map[string]any{"tags": []string{"red"}}); code != 200 {
+		t.Fatalf("tag purge: %d %+v", code, res)
+	}
+	mustContain(t, "red after tag purge", fetch(red).cacheStatus(), "fwd=miss")
+	mustContain(t, "blue after tag purge", fetch(blue).cacheStatus(), "hit")
+	if r := fetch(red); r.header.Get("Surrogate-Key") != "" {
+		t.Fatal("Surrogate-Key reached a client")
+	}
+	if code, _ := postPurge(t, api, "secret", map[string]any{"prefixes": []string{"http://assets.example.com" + base + "/"}}); code != 200 {
+		t.Fatal("prefix purge failed")
+	}
+	mustContain(t, "blue after prefix purge", fetch(blue).cacheStatus(), "fwd=miss")
+	if code, _ := postPurge(t, api, "secret", map[string]any{"all": "assets.example.com"}); code != 200 {
+		t.Fatal("site purge failed")
+	}
+	mustContain(t, "blue after site purge", fetch(blue).cacheStatus(), "fwd=miss")
+	// A URL of no configured site is refused.
+	if code, _ := postPurge(t, api, "secret", map[string]any{"urls": []string{"http://evil.example.net/x"}}); code != http.StatusBadRequest {
+		t.Fatalf("foreign URL: %d, want 400", code)
+	}
+}
