@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/selfcdn/cdn/cache"
+	"github.com/selfcdn/cdn/compress"
 	"github.com/selfcdn/cdn/config"
 	"github.com/selfcdn/cdn/httpcache"
 	"github.com/selfcdn/cdn/lb"
@@ -85,6 +86,12 @@ type Config struct {
 	Retries int
 	// MaxHeaderBytes bounds request headers; larger gets 431. Default 64 KiB.
 	MaxHeaderBytes int
+	// DisableCompression turns off compressed variants (edges only; shields
+	// never compress).
+	DisableCompression bool
+	// Compression tunes which responses are compressed and at which
+	// levels; the zero value is compress's defaults.
+	Compression compress.Config
 	// AccessLog writes one JSON line per request to Logger.
 	AccessLog bool
 	// Logger receives logs; nil discards them.

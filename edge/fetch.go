@@ -138,10 +138,10 @@ func (s *Server) lead(f *flight, r *http.Request, st *site, key, primary string,
 	}
 	stored := httpcache.StoredHeader(resp.Header, st.Policy)
 	head := s.newHead(resp.StatusCode, stored, ft.requestTime, ft.responseTime, st, ft.originTime)
-	varyValues := httpcache.VaryValues(fields, r.Header)
+	varyVals := varyValues(fields, r.Header)
 	objKey := key
 	if len(fields) > 0 {
-		objKey = cache.VariantKey(primary, fields, varyValues)
+		objKey = cache.VariantKey(primary, fields, varyVals)
 	}
 	fl := newFill(resp.ContentLength)
 	obj := cache.NewObject(objKey, primary, head, nil)
@@ -149,7 +149,7 @@ func (s *Server) lead(f *flight, r *http.Request, st *site, key, primary string,
 	obj.Tags = surrogateKeys(resp.Header)
 	res := flightResult{kind: resObject, obj: obj, fill: fl, size: resp.ContentLength, stored: true, fwdStatus: resp.StatusCode}
 	if len(fields) > 0 {
-		res.varyFields, res.varyValues = fields, varyValues
+		res.varyFields, res.varyValues = fields, varyVals
 	}
 	f.publish(res)
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/selfcdn/cdn/cache"
+	"github.com/selfcdn/cdn/compress"
 	"github.com/selfcdn/cdn/httpcache"
 )
 
@@ -141,7 +142,7 @@ func (s *Server) lookup(r *http.Request, primary string) (obj *cache.Object, ver
 		return nil, cache.Valid, key, false, true
 	}
 	if ok && o.VaryFields != nil {
-		key = cache.VariantKey(primary, o.VaryFields, httpcache.VaryValues(o.VaryFields, r.Header))
+		key = cache.VariantKey(primary, o.VaryFields, varyValues(o.VaryFields, r.Header))
 		o, ok = s.mem.Get(key)
 		if !ok {
 			return nil, cache.Valid, key, true, false
@@ -199,7 +200,7 @@ func (s *Server) serveCacheable(w http.ResponseWriter, r *http.Request, st *site
 		if d.Fresh && !d.MustValidate {
 			info.status = "hit"
 			ttl := int64((d.TTL).Seconds())
-			s.serveObject(w, r, st, servable{head: head, body: obj.Body, size: obj.Size(), status: httpcache.Status{Cache: s.cfg.Name, Hit: true, TTL: &ttl}})
+			s.serveObject(w, r, st, servable{key: obj.Key, head: head, body: obj.Body, size: obj.Size(), status: httpcache.Status{Cache: s.cfg.Name, Hit: true, TTL: &ttl}})
 			return
 		}
 		if d.OnlyIfCached {
@@ -210,7 +211,7 @@ func (s *Server) serveCacheable(w http.ResponseWriter, r *http.Request, st *site
 		if d.StaleWhileRevalidate {
 			info.status = "stale"
 			ttl := int64(d.TTL.Seconds())
-			s.serveObject(w, r, st, servable{head: head, body: obj.Body, size: obj.Size(), status: httpcache.Status{Cache: s.cfg.Name, Hit: true, TTL: &ttl, Detail: "stale-while-revalidate"}})
+			s.serveObject(w, r, st, servable{key: obj.Key, head: head, body: obj.Body, size: obj.Size(), status: httpcache.Status{Cache: s.cfg.Name, Hit: true, TTL: &ttl, Detail: "stale-while-revalidate"}})
 			s.revalidateInBackground(r, st, key, primary, obj)
 			return
 		}
@@ -272,7 +273,7 @@ func (s *Server) serveFetched(w http.ResponseWriter, r *http.Request, st *site, 
 				if d.StaleIfError {
 					info.status = "stale"
 					ttl := int64(d.TTL.Seconds())
-					s.serveObject(w, r, st, servable{head: stale.Head(), body: stale.Body, size: stale.Size(),
+					s.serveObject(w, r, st, servable{key: stale.Key, head: stale.Head(), body: stale.Body, size: stale.Size(),
 						status: httpcache.Status{Cache: s.cfg.Name, Fwd: "stale", FwdStatus: res.status, TTL: &ttl, Detail: "stale-if-error"}})
 					return
 				}
@@ -282,7 +283,7 @@ func (s *Server) serveFetched(w http.ResponseWriter, r *http.Request, st *site, 
 			return
 		case resObject:
 			if res.varyFields != nil && !leader {
-				mine := httpcache.VaryValues(res.varyFields, r.Header)
+				mine := varyValues(res.varyFields, r.Header)
 				if !equalStrings(mine, res.varyValues) {
 					// The response varies on a field where this request
 					// differs: look again under its own variant key.
@@ -305,7 +306,7 @@ func (s *Server) serveFetched(w http.ResponseWriter, r *http.Request, st *site, 
 				ttl := int64((res.obj.Head().Lifetime - res.obj.Head().Age(s.cfg.Now())).Seconds())
 				cs.TTL = &ttl
 			}
-			s.serveObject(w, r, st, servable{head: res.obj.Head(), body: res.obj.Body, fill: res.fill, size: res.size, status: cs})
+			s.serveObject(w, r, st, servable{key: res.obj.Key, head: res.obj.Head(), body: res.obj.Body, fill: res.fill, size: res.size, status: cs})
 			return
 		}
 	}
@@ -435,6 +436,15 @@ func (s *Server) outgoing(r *http.Request, st *site, method string) *http.Reques
 	}
 	if out.Header.Get("X-Forwarded-Proto") == "" {
 		out.Header.Set("X-Forwarded-Proto", s.scheme(r))
+	}
+	if s.cfg.Role == RoleEdge {
+		// One normalised Accept-Encoding upstream, so responses that vary
+		// on it make at most a handful of variants.
+		if enc := compress.NormalizeAcceptEncoding(out.Header.Values("Accept-Encoding")); enc == "" || enc == string(compress.NotAcceptable) {
+			out.Header.Del("Accept-Encoding")
+		} else {
+			out.Header.Set("Accept-Encoding", enc)
+		}
 	}
 	out.Header.Add("Via", fmt.Sprintf("%d.%d %s", r.ProtoMajor, r.ProtoMinor, s.cfg.Name))
 	out.Header.Add("Cdn-Loop", s.loopID)

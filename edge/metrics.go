@@ -22,7 +22,10 @@ type metrics struct {
 	stored          prometheus.Counter
 	notStored       *prometheus.CounterVec // by reason
 	memBytes        prometheus.GaugeFunc
-	byReq           sync.Map // reqKey → *reqCounters
+	compressed      *prometheus.CounterVec // responses served compressed, by encoding
+	compressIn      *prometheus.CounterVec // bytes compressed, by encoding
+	compressOut     *prometheus.CounterVec // compressed bytes produced, by encoding
+	byReq           sync.Map               // reqKey → *reqCounters
 }
 
 func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
@@ -61,10 +64,19 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 			Name: "cdn_cache_not_stored_total", Help: "Upstream responses not stored, by reason.", ConstLabels: constLabels,
 		}, []string{"reason"}),
 	}
+	m.compressed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cdn_compressed_responses_total", Help: "Responses served from a compressed variant, by encoding.", ConstLabels: constLabels,
+	}, []string{"encoding"})
+	m.compressIn = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cdn_compression_input_bytes_total", Help: "Bytes compressed into cached variants, by encoding.", ConstLabels: constLabels,
+	}, []string{"encoding"})
+	m.compressOut = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cdn_compression_output_bytes_total", Help: "Bytes of compressed variants produced, by encoding.", ConstLabels: constLabels,
+	}, []string{"encoding"})
 	m.memBytes = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "cdn_cache_memory_bytes", Help: "Bytes charged to the memory tier.", ConstLabels: constLabels,
 	}, func() float64 { return float64(s.mem.Used()) })
-	for _, c := range []prometheus.Collector{m.requests, m.bytesSent, m.duration, m.upstreamLatency, m.upstreamErrors, m.collapsed, m.purgeRefetch, m.resumed, m.stored, m.notStored, m.memBytes} {
+	for _, c := range []prometheus.Collector{m.requests, m.bytesSent, m.duration, m.upstreamLatency, m.upstreamErrors, m.collapsed, m.purgeRefetch, m.resumed, m.stored, m.compressed, m.compressIn, m.compressOut, m.notStored, m.memBytes} {
 		reg.MustRegister(c)
 	}
 	return m

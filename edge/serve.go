@@ -1,8 +1,11 @@
 package edge
 
 import (
+	"strings"
+
 	"errors"
 	"fmt"
+	"github.com/selfcdn/cdn/compress"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -16,6 +19,7 @@ import (
 
 // servable is a response the cache can answer with.
 type servable struct {
+	key    string // the object's cache key (compressed variants hang off it)
 	head   *cache.Head
 	body   cache.Body // complete body, or nil while fill streams it
 	fill   *fill
@@ -52,11 +56,12 @@ func (s *Server) addVia(h http.Header, major, minor int) {
 
 // headDerived is what serving a head needs, computed once per head.
 type headDerived struct {
-	cc       httpcache.CacheControl
-	etag     string
-	lm       time.Time
-	strongLM time.Time
-	client   http.Header // the header as sent to clients
+	cc           httpcache.CacheControl
+	etag         string
+	lm           time.Time
+	strongLM     time.Time
+	client       http.Header // the header as sent to clients
+	compressible bool        // the edge serves compressed variants of it
 }
 
 // headInfo returns the derived data of h for site st, computing it on
@@ -86,8 +91,28 @@ func (s *Server) headInfo(h *cache.Head, st *site) *headDerived {
 			}
 		}
 	}
+	if size := contentLength(hdr); s.compressible(h, size) {
+		d.compressible = true
+		if d.client.Get("Vary") == "" || !strings.Contains(strings.ToLower(strings.Join(d.client.Values("Vary"), ",")), "accept-encoding") {
+			d.client = d.client.Clone()
+			compress.VaryAddAcceptEncoding(d.client)
+		}
+	}
 	h.SetExtra(d)
 	return d
+}
+
+// contentLength is the stored Content-Length, or -1.
+func contentLength(h http.Header) int64 {
+	v := h.Get("Content-Length")
+	if v == "" {
+		return -1
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
 }
 
 // serveObject writes a stored (or arriving) response, answering the
@@ -96,9 +121,23 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, st *site, s
 	now := s.cfg.Now()
 	h := w.Header()
 	hi := s.headInfo(sv.head, st)
+	client := hi.client
+	if sv.body != nil && sv.fill == nil && hi.compressible {
+		if enc := s.encodingFor(r, hi); enc != compress.Identity {
+			vb, err := s.variant(sv.key, sv.head, sv.body, enc, hi)
+			if err != nil {
+				s.log.Warn("compression failed; serving identity", "err", err)
+			} else {
+				client, sv.body, sv.size = vb.header, vb.Bytes, vb.Size()
+				s.metrics.compressed.WithLabelValues(string(enc)).Inc()
+				etag, _ := httpcache.Validators(vb.header)
+				hi = &headDerived{cc: hi.cc, etag: etag, lm: hi.lm, strongLM: hi.strongLM, client: client}
+			}
+		}
+	}
 	// Stored values are shared read-only: the fields set below replace
 	// slices, never append to them.
-	for k, vs := range hi.client {
+	for k, vs := range client {
 		h[k] = vs
 	}
 	age := int64(sv.head.Age(now) / time.Second)

@@ -19,7 +19,10 @@ import (
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/selfcdn/cdn/cache"
+	"github.com/selfcdn/cdn/compress"
 	"github.com/selfcdn/cdn/lb"
 )
 
@@ -48,6 +51,9 @@ type Server struct {
 	addrs   map[string]net.Addr
 	running []*http.Server
 
+	compressCfg compress.Config
+	compressing singleflight.Group // builds each compressed variant once
+
 	adminExtra  map[string]http.Handler     // guarded by mu; added before Run
 	purgeSynced atomic.Pointer[func() bool] // set by AttachPurge
 	h3          *http3.Server
@@ -67,16 +73,17 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		cfg:       cfg,
-		log:       cfg.Logger.With("node", cfg.Name),
-		mem:       mem,
-		inv:       &cache.Invalidations{},
-		sites:     map[string]*site{},
-		transport: newTransport(&cfg),
-		loopID:    cfg.Name,
-		via:       "1.1 " + cfg.Name,
-		addrs:     map[string]net.Addr{},
-		ready:     make(chan struct{}),
+		cfg:         cfg,
+		log:         cfg.Logger.With("node", cfg.Name),
+		mem:         mem,
+		inv:         &cache.Invalidations{},
+		sites:       map[string]*site{},
+		transport:   newTransport(&cfg),
+		loopID:      cfg.Name,
+		via:         "1.1 " + cfg.Name,
+		compressCfg: cfg.Compression,
+		addrs:       map[string]net.Addr{},
+		ready:       make(chan struct{}),
 	}
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
 	s.registry = prometheus.NewRegistry()
