@@ -6,7 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 )
 
 // TestLimitHolds writes three times MaxBytes of objects (announced and
@@ -88,12 +87,12 @@ func TestLimitHolds(t *testing.T) {
 // TestLimitSequential checks the limit after every write of a single
 // writer, when the walk is exact.
 func TestLimitSequential(t *testing.T) {
-	const maxBytes = 2 << 20
+	const maxBytes = 1 << 20
 	dir := t.TempDir()
 	s := openStore(t, Config{Dir: dir, MaxBytes: maxBytes})
-	for i := range 200 {
+	for i := range 60 {
 		key := "k" + itoa(i)
-		put(t, s, key, bodyFor(key, 1+(i*7919)%(200<<10)), 32<<10)
+		put(t, s, key, bodyFor(key, 1+(i*7919)%(100<<10)), 32<<10)
 		if b := diskBytes(t, dir); b > maxBytes || b != s.Used() {
 			t.Fatalf("after %s: files %d, Used %d, MaxBytes %d", key, b, s.Used(), maxBytes)
 		}
@@ -104,15 +103,15 @@ func TestLimitSequential(t *testing.T) {
 // again survives a stream of one-hit wonders that overflows the store
 // many times, where FIFO or LRU without reads would evict it.
 func TestS3FIFOKeepsHotObjects(t *testing.T) {
-	s := openStore(t, Config{Dir: t.TempDir(), MaxBytes: 1 << 20, DegradeFor: time.Second})
-	put(t, s, "hot", bodyFor("hot", 8<<10), 8<<10)
-	for i := range 2000 {
-		if i%50 == 0 {
+	s := openStore(t, Config{Dir: t.TempDir(), MaxBytes: 256 << 10})
+	put(t, s, "hot", bodyFor("hot", 4<<10), 4<<10)
+	for i := range 400 {
+		if i%20 == 0 {
 			if _, ok := s.Get("hot"); !ok {
 				t.Fatalf("hot object evicted after %d one-hit wonders", i)
 			}
 		}
-		put(t, s, "cold-"+itoa(i), bodyFor("c", 8<<10), 8<<10)
+		put(t, s, "cold-"+itoa(i), bodyFor("c", 4<<10), 4<<10)
 	}
 	if _, ok := s.Get("hot"); !ok {
 		t.Fatal("hot object evicted")

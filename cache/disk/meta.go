@@ -170,8 +170,8 @@ func decodeMeta(b []byte) (*meta, error) {
 		return nil, fmt.Errorf("%w: unknown version %d", errCorruptMeta, b[4])
 	}
 	kind := b[5]
-	if kind != kindObject && kind != kindMarker {
-		return nil, fmt.Errorf("%w: unknown kind %d", errCorruptMeta, kind)
+	if kind != kindObject && kind != kindMarker || b[6] != 0 || b[7] != 0 {
+		return nil, fmt.Errorf("%w: unknown kind %d or flags %#x", errCorruptMeta, kind, b[6:8])
 	}
 	n := binary.LittleEndian.Uint32(b[8:])
 	payload := b[metaHeaderLen:]

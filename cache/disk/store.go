@@ -331,8 +331,11 @@ func (s *Store) get(key string) *cache.Object {
 		s.drop(h, m.gen, true)
 		return nil
 	}
+	if e != nil && e.gen != m.gen {
+		e = nil // replaced since the lookup: e's verification is not m's
+	}
 	b := &Body{s: s, h: h, path: bpath, m: m, e: e}
-	if e != nil && e.gen == m.gen && e.verified.Load() {
+	if e != nil && e.verified.Load() {
 		b.verified.Store(true)
 	} else if m.size <= s.cfg.VerifyMax {
 		if err := s.verifyFile(b); err != nil {
