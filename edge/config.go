@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -76,9 +77,21 @@ type Config struct {
 	Memory int64
 	// MaxMemoryObject is the largest object kept in memory. Default 16 MiB.
 	MaxMemoryObject int64
+	// DiskDir enables the disk tier in that folder; empty means memory
+	// only.
+	DiskDir string
+	// DiskSize is the most bytes the disk tier holds. Default 10 GiB.
+	DiskSize int64
+	// DiskMaxObject is the largest object stored on disk. Default 1 GiB
+	// (at most DiskSize/8).
+	DiskMaxObject int64
 	// ConnectTimeout, HeaderTimeout and IdleTimeout bound upstream
 	// connections. Defaults 2s, 30s, 90s.
 	ConnectTimeout, HeaderTimeout, IdleTimeout time.Duration
+	// BodyIdleTimeout fails an upstream body on which nothing arrives for
+	// this long (then a shield's body resumes from the next shield).
+	// Default 30s.
+	BodyIdleTimeout time.Duration
 	// MaxIdlePerHost is the keep-alive pool per upstream. Default 256.
 	MaxIdlePerHost int
 	// Retries is how many further upstreams an idempotent request tries.
@@ -158,6 +171,14 @@ func (c *Config) applyDefaults() {
 	if c.MaxMemoryObject == 0 {
 		c.MaxMemoryObject = min(16<<20, c.Memory/4)
 	}
+	if c.DiskDir != "" {
+		if c.DiskSize == 0 {
+			c.DiskSize = 10 << 30
+		}
+		if c.DiskMaxObject == 0 {
+			c.DiskMaxObject = min(1<<30, c.DiskSize/8)
+		}
+	}
 	if c.ConnectTimeout == 0 {
 		c.ConnectTimeout = 2 * time.Second
 	}
@@ -166,6 +187,9 @@ func (c *Config) applyDefaults() {
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = 90 * time.Second
+	}
+	if c.BodyIdleTimeout == 0 {
+		c.BodyIdleTimeout = 30 * time.Second
 	}
 	if c.MaxIdlePerHost == 0 {
 		c.MaxIdlePerHost = 256
@@ -283,6 +307,11 @@ func FromCluster(cl *config.Cluster, node string) (Config, error) {
 		ShieldPolicy:    cl.Shields.Policy,
 		Origins:         map[string]Pool{},
 		AccessLog:       true,
+	}
+	if cl.Cache.Disk.Path != "" {
+		c.DiskDir = filepath.Join(cl.Cache.Disk.Path, node)
+		c.DiskSize = int64(cl.Cache.Disk.Size)
+		c.DiskMaxObject = int64(cl.Cache.Disk.MaxObject)
 	}
 	for _, s := range cl.Sites {
 		c.Sites = append(c.Sites, Site{

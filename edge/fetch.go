@@ -101,6 +101,9 @@ func (s *Server) lead(f *flight, r *http.Request, st *site, key, primary string,
 			merged := httpcache.MergeNotModified(http.Header(old.Header), resp.Header)
 			nh := s.newHead(old.Status, merged, ft.requestTime, ft.responseTime, st, ft.originTime)
 			stale.SetHead(nh)
+			if s.disk != nil {
+				s.disk.UpdateHead(stale.Key, nh)
+			}
 			finish(flightResult{kind: resObject, obj: stale, size: stale.Size(), stored: true, fwdStatus: http.StatusNotModified})
 			return
 		}
@@ -116,12 +119,35 @@ func (s *Server) lead(f *flight, r *http.Request, st *site, key, primary string,
 	}
 
 	ok, reason := httpcache.Storable(http.MethodGet, r.Header, resp.StatusCode, resp.Header, st.Policy)
-	if ok && resp.ContentLength > s.cfg.MaxMemoryObject {
-		ok, reason = false, "too-large"
-	}
 	var fields []string
 	if ok {
 		fields, _ = httpcache.VaryFields(resp.Header)
+	}
+	varyVals := varyValues(fields, r.Header)
+	objKey := key
+	if len(fields) > 0 {
+		objKey = cache.VariantKey(primary, fields, varyVals)
+	}
+	// Where the body goes: memory for objects that fit there, the disk
+	// tier's file for larger ones and bodies of unknown length.
+	cl := resp.ContentLength
+	var fl *fill
+	if ok {
+		if s.disk != nil && (cl > s.cfg.MaxMemoryObject || cl < 0) && cl <= s.cfg.DiskMaxObject {
+			w, err := s.disk.CreateSized(objKey, cl)
+			if err == nil {
+				fl = newDiskFill(w, cl)
+			} else {
+				s.log.Debug("disk tier refused an object", "key", objKey, "err", err)
+			}
+		}
+		if fl == nil {
+			if cl > s.cfg.MaxMemoryObject || (cl < 0 && s.disk != nil) {
+				ok, reason = false, "too-large"
+			} else {
+				fl = newFill(cl)
+			}
+		}
 	}
 	if !ok {
 		if collapse && responseReason(reason) {
@@ -138,12 +164,6 @@ func (s *Server) lead(f *flight, r *http.Request, st *site, key, primary string,
 	}
 	stored := httpcache.StoredHeader(resp.Header, st.Policy)
 	head := s.newHead(resp.StatusCode, stored, ft.requestTime, ft.responseTime, st, ft.originTime)
-	varyVals := varyValues(fields, r.Header)
-	objKey := key
-	if len(fields) > 0 {
-		objKey = cache.VariantKey(primary, fields, varyVals)
-	}
-	fl := newFill(resp.ContentLength)
 	obj := cache.NewObject(objKey, primary, head, nil)
 	obj.Site = st.Host
 	obj.Tags = surrogateKeys(resp.Header)
@@ -157,6 +177,9 @@ func (s *Server) lead(f *flight, r *http.Request, st *site, key, primary string,
 	if err != nil {
 		// Never store (or let anyone finish reading) a truncated body.
 		fl.finish(fmt.Errorf("upstream body: %w", err))
+		if fl.w != nil {
+			fl.w.Abort()
+		}
 		s.log.Warn("upstream body failed", "key", objKey, "bytes", n, "err", err)
 		if collapse {
 			s.flights.forget(key, f)
@@ -165,12 +188,31 @@ func (s *Server) lead(f *flight, r *http.Request, st *site, key, primary string,
 	}
 	// Store before the last reader sees EOF and before the flight ends,
 	// so whoever asks next (even the same client) finds a hit.
-	final := cache.NewObject(objKey, primary, head, cache.Bytes(fl.bytes()))
-	final.Site, final.Tags = obj.Site, obj.Tags
-	if n <= s.cfg.MaxMemoryObject && s.inv.CheckObject(final) != cache.Purged {
-		if len(fields) > 0 {
-			s.mem.Set(&cache.Object{Key: primary, Primary: primary, VaryFields: fields})
+	var marker *cache.Object
+	if len(fields) > 0 {
+		marker = &cache.Object{Key: primary, Primary: primary, VaryFields: fields}
+		s.mem.Set(marker)
+	}
+	purged := s.inv.Check(primary, st.Host, obj.Tags, head.Origin) == cache.Purged
+	var final *cache.Object
+	switch {
+	case fl.w != nil:
+		final = cache.NewObject(objKey, primary, head, nil)
+		final.Site, final.Tags = obj.Site, obj.Tags
+		if purged {
+			fl.w.Abort()
+		} else if err := fl.w.Commit(final); err != nil {
+			s.log.Warn("disk tier could not store an object", "key", objKey, "err", err)
+		} else {
+			s.metrics.stored.Inc()
+			if marker != nil {
+				s.disk.SetMarker(marker)
+			}
 		}
+		final = nil // nothing to write through: it is on disk already
+	case !purged:
+		final = cache.NewObject(objKey, primary, head, cache.Bytes(fl.bytes()))
+		final.Site, final.Tags = obj.Site, obj.Tags
 		if s.mem.Set(final) {
 			s.metrics.stored.Inc()
 		}
@@ -183,6 +225,42 @@ func (s *Server) lead(f *flight, r *http.Request, st *site, key, primary string,
 		s.flights.forget(key, f)
 	}
 	fl.finish(nil)
+	if final != nil && s.disk != nil && n <= s.cfg.DiskMaxObject {
+		// Write through, so the object survives a restart.
+		s.writeThrough(final, marker)
+	}
+}
+
+// writeThrough copies a memory object to the disk tier.
+func (s *Server) writeThrough(o *cache.Object, marker *cache.Object) {
+	b, ok := o.Body.(cache.Bytes)
+	if !ok {
+		return
+	}
+	if !s.disk.Ready() {
+		// Just started: the disk index is being rebuilt. This runs after
+		// every client has its response, so waiting a little costs nobody.
+		ctx, cancel := context.WithTimeout(s.baseCtx, 10*time.Second)
+		err := s.disk.WaitReady(ctx)
+		cancel()
+		if err != nil {
+			return
+		}
+	}
+	w, err := s.disk.CreateSized(o.Key, int64(len(b)))
+	if err != nil {
+		return // full or degraded: memory only
+	}
+	if _, err := w.Write(b); err != nil {
+		w.Abort()
+		return
+	}
+	if err := w.Commit(o); err != nil {
+		return
+	}
+	if marker != nil {
+		s.disk.SetMarker(marker)
+	}
 }
 
 // pump copies the upstream body into the fill. When a shield fails in the

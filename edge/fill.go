@@ -2,22 +2,27 @@ package edge
 
 import (
 	"context"
-	"errors"
 	"io"
 	"sync"
-)
 
-// errTooLarge ends a fill that outgrew the memory tier's object limit.
-var errTooLarge = errors.New("object larger than the memory tier's object limit")
+	"github.com/selfcdn/cdn/cache/disk"
+)
 
 // fill is a body arriving from upstream, readable by any number of
 // readers while it grows: collapsed clients receive bytes as they arrive,
 // not after the whole object is in. Readers block on a channel that is
 // closed and replaced at every change, so there is no polling.
+//
+// A fill keeps the bytes in memory, or, for large objects and bodies of
+// unknown length when there is a disk tier, writes them to the disk
+// tier's file and readers read them back from it: no object is ever held
+// whole in memory then.
 type fill struct {
 	mu   sync.Mutex
-	buf  []byte
-	size int64 // expected size, -1 if unknown
+	buf  []byte       // memory mode
+	w    *disk.Writer // disk mode
+	n    int64        // bytes received
+	size int64        // expected size, -1 if unknown
 	done bool
 	err  error // set when the upstream body failed; readers fail too
 	wake chan struct{}
@@ -31,6 +36,10 @@ func newFill(size int64) *fill {
 	return f
 }
 
+func newDiskFill(w *disk.Writer, size int64) *fill {
+	return &fill{w: w, size: size, wake: make(chan struct{})}
+}
+
 func (f *fill) broadcast() {
 	close(f.wake)
 	f.wake = make(chan struct{})
@@ -38,8 +47,17 @@ func (f *fill) broadcast() {
 
 // Write appends upstream bytes.
 func (f *fill) Write(p []byte) (int, error) {
+	if f.w != nil {
+		n, err := f.w.Write(p)
+		f.mu.Lock()
+		f.n += int64(n)
+		f.broadcast()
+		f.mu.Unlock()
+		return n, err
+	}
 	f.mu.Lock()
 	f.buf = append(f.buf, p...)
+	f.n += int64(len(p))
 	f.broadcast()
 	f.mu.Unlock()
 	return len(p), nil
@@ -54,7 +72,8 @@ func (f *fill) finish(err error) {
 	f.mu.Unlock()
 }
 
-// bytes returns the complete body; valid only after finish(nil).
+// bytes returns the complete body of a memory fill; valid only after the
+// upstream body ended without error.
 func (f *fill) bytes() []byte {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -82,7 +101,23 @@ func (r *fillReader) Read(p []byte) (int, error) {
 			r.f.mu.Unlock()
 			return 0, err
 		}
-		if r.off < int64(len(r.f.buf)) {
+		if r.off < r.f.n {
+			if r.f.w != nil {
+				avail := r.f.n - r.off
+				r.f.mu.Unlock()
+				if int64(len(p)) > avail {
+					p = p[:avail]
+				}
+				n, err := r.f.w.ReadAt(p, r.off)
+				r.off += int64(n)
+				if n > 0 {
+					return n, nil
+				}
+				if err == nil || err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
+				return 0, err
+			}
 			n := copy(p, r.f.buf[r.off:])
 			r.off += int64(n)
 			r.f.mu.Unlock()

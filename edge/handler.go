@@ -137,13 +137,13 @@ func (s *Server) primaryKey(r *http.Request, st *site) string {
 // a fetch, and whether the URL is known but not this variant.
 func (s *Server) lookup(r *http.Request, primary string) (obj *cache.Object, verdict cache.Verdict, key string, varyMiss bool, pass bool) {
 	key = primary
-	o, ok := s.mem.Get(primary)
+	o, ok := s.get(primary)
 	if ok && o.Pass {
 		return nil, cache.Valid, key, false, true
 	}
 	if ok && o.VaryFields != nil {
 		key = cache.VariantKey(primary, o.VaryFields, varyValues(o.VaryFields, r.Header))
-		o, ok = s.mem.Get(key)
+		o, ok = s.get(key)
 		if !ok {
 			return nil, cache.Valid, key, true, false
 		}
@@ -157,10 +157,59 @@ func (s *Server) lookup(r *http.Request, primary string) (obj *cache.Object, ver
 		v = cache.Stale
 	}
 	if v == cache.Purged {
-		s.mem.Del(o.Key)
+		s.remove(o.Key)
 		return nil, v, key, false, false
 	}
 	return o, v, key, false, false
+}
+
+// promoteMax is the largest disk object copied into the memory tier on a
+// hit (larger ones are sent from disk, with sendfile where possible).
+const promoteMax = 1 << 20
+
+// get looks key up in memory, then on disk. Small disk objects are
+// promoted into memory; a disk body that cannot be read is a miss.
+func (s *Server) get(key string) (*cache.Object, bool) {
+	if o, ok := s.mem.Get(key); ok {
+		return o, true
+	}
+	if s.disk == nil {
+		return nil, false
+	}
+	o, ok := s.disk.Get(key)
+	if !ok {
+		return nil, false
+	}
+	if o.Body == nil {
+		s.mem.Set(o) // a marker
+		return o, true
+	}
+	if size := o.Size(); size <= promoteMax && s.mem.Fits(size) {
+		rc, err := o.Body.Open(0)
+		if err != nil {
+			return nil, false
+		}
+		b := make([]byte, size)
+		_, err = io.ReadFull(rc, b)
+		rc.Close()
+		if err != nil {
+			// Corrupt or gone: the disk tier has dropped it; a miss.
+			return nil, false
+		}
+		m := cache.NewObject(o.Key, o.Primary, o.Head(), cache.Bytes(b))
+		m.Site, m.Tags = o.Site, o.Tags
+		s.mem.Set(m)
+		return m, true
+	}
+	return o, true
+}
+
+// remove deletes key from every tier.
+func (s *Server) remove(key string) {
+	s.mem.Del(key)
+	if s.disk != nil {
+		s.disk.Delete(key)
+	}
 }
 
 // entryOf describes a stored head for freshness decisions, with the

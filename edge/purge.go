@@ -113,7 +113,7 @@ func (s *Server) ApplyPurge(ev purge.Event) error {
 			key := cache.PrimaryKey(scheme, s.siteHost(st, u.Host), u.EscapedPath(), u.RawQuery, st.Key)
 			s.inv.PurgeKey(key, rule)
 			if !ev.Soft {
-				s.mem.Del(key) // free the memory now; the rule covers every other copy
+				s.remove(key) // free the space now; the rule covers every other copy
 			}
 		}
 	}

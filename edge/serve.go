@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"os"
 	"strings"
 
 	"errors"
@@ -235,7 +236,7 @@ func (s *Server) serveRanges(w http.ResponseWriter, r *http.Request, sv servable
 			s.abort(err)
 		}
 		defer closeFn()
-		s.copyBody(w, io.LimitReader(rd, br.Length))
+		s.copyBodyN(w, rd, br.Length)
 		return
 	}
 	ctype := h.Get("Content-Type")
@@ -276,6 +277,33 @@ func (s *Server) serveRanges(w http.ResponseWriter, r *http.Request, sv servable
 // connection is aborted so the client sees an error, never a body that
 // looks complete but is not.
 func (s *Server) copyBody(w http.ResponseWriter, rd io.Reader) {
+	s.copyBodyN(w, rd, -1)
+}
+
+// fileBody is a disk body reader that can hand out its file for sendfile
+// (f is nil until the body has been verified since the last start).
+type fileBody interface {
+	File() (f *os.File, offset, length int64)
+}
+
+// copyBodyN copies n bytes (all when n < 0). A verified disk body on a
+// plain HTTP/1.1 connection goes out with sendfile: net/http passes an
+// *io.LimitedReader over an *os.File to the TCP connection's ReadFrom.
+func (s *Server) copyBodyN(w http.ResponseWriter, rd io.Reader, n int64) {
+	if fb, ok := rd.(fileBody); ok {
+		if f, _, length := fb.File(); f != nil {
+			if n < 0 || n > length {
+				n = length
+			}
+			if sw, ok := w.(*statusWriter); ok {
+				sw.sendFile(f, n)
+				return
+			}
+		}
+	}
+	if n >= 0 {
+		rd = io.LimitReader(rd, n)
+	}
 	if _, err := io.Copy(w, rd); err != nil {
 		s.abortCopy(err)
 	}
@@ -404,6 +432,22 @@ func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
 		return n, err
 	}
 	return io.Copy(struct{ io.Writer }{w}, src)
+}
+
+// sendFile writes n bytes of f through the underlying writer's ReadFrom,
+// which is sendfile on a plain TCP connection. The body was verified, so a
+// failure here is the client's connection.
+func (w *statusWriter) sendFile(f *os.File, n int64) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		m, _ := rf.ReadFrom(&io.LimitedReader{R: f, N: n})
+		w.bytes += m
+		return
+	}
+	m, _ := io.Copy(w.ResponseWriter, io.LimitReader(f, n))
+	w.bytes += m
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/selfcdn/cdn/cache"
+	"github.com/selfcdn/cdn/cache/disk"
 	"github.com/selfcdn/cdn/compress"
 	"github.com/selfcdn/cdn/lb"
 )
@@ -31,6 +32,7 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	mem       *cache.Memory
+	disk      *disk.Store // nil without a disk tier
 	inv       *cache.Invalidations
 	flights   flightGroup
 	sites     map[string]*site
@@ -121,6 +123,21 @@ func New(cfg Config) (*Server, error) {
 		s.sets = append(s.sets, set)
 	}
 	s.metrics = newMetrics(s.reg, s)
+	if cfg.DiskDir != "" {
+		d, err := disk.Open(disk.Config{
+			Dir:        cfg.DiskDir,
+			MaxBytes:   cfg.DiskSize,
+			MaxObject:  cfg.DiskMaxObject,
+			Logger:     s.log,
+			Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"node": cfg.Name}, s.reg),
+			Now:        cfg.Now,
+		})
+		if err != nil {
+			mem.Close()
+			return nil, fmt.Errorf("disk tier: %w", err)
+		}
+		s.disk = d
+	}
 	return s, nil
 }
 
@@ -175,6 +192,9 @@ func (s *Server) Addr(name string) net.Addr {
 func (s *Server) Run(ctx context.Context) error {
 	defer s.cancel()
 	defer s.mem.Close()
+	if s.disk != nil {
+		defer s.disk.Close()
+	}
 	type srv struct {
 		name string
 		hs   *http.Server

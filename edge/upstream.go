@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/selfcdn/cdn/lb"
@@ -166,7 +167,7 @@ func (s *Server) roundTrip(ctx context.Context, set *upstreamSet, key string, cl
 			continue
 		}
 		s.metrics.upstreamLatency.WithLabelValues(set.name).Observe(s.cfg.Now().Sub(start).Seconds())
-		resp.Body = &releaseBody{ReadCloser: resp.Body, b: b}
+		resp.Body = &releaseBody{ReadCloser: newIdleReader(resp.Body, s.cfg.BodyIdleTimeout), b: b}
 		if resp.StatusCode >= 500 && i < len(cands)-1 && retryable(out.Method, out.Body) && set.shields {
 			// A shield that answers 5xx may be failing; the next shield
 			// in the key's order may have the object or reach the origin.
@@ -221,4 +222,43 @@ func hostOnly(h string) string {
 		h = h[:i]
 	}
 	return strings.ToLower(strings.TrimSuffix(h, "."))
+}
+
+// errBodyIdle fails a body read after the upstream sent nothing for
+// BodyIdleTimeout (a link that drops packets never resets).
+var errBodyIdle = errors.New("upstream body: no data within the idle timeout")
+
+// idleReader closes a body on which nothing arrives for d, so a read
+// blocked on a dead link returns an error (and the pump can resume from
+// another shield) instead of hanging until TCP gives up.
+type idleReader struct {
+	rc       io.ReadCloser
+	d        time.Duration
+	t        *time.Timer
+	timedOut atomic.Bool
+}
+
+func newIdleReader(rc io.ReadCloser, d time.Duration) io.ReadCloser {
+	r := &idleReader{rc: rc, d: d}
+	r.t = time.AfterFunc(d, func() {
+		r.timedOut.Store(true)
+		rc.Close()
+	})
+	return r
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	n, err := r.rc.Read(p)
+	if n > 0 {
+		r.t.Reset(r.d)
+	}
+	if err != nil && err != io.EOF && r.timedOut.Load() {
+		err = errBodyIdle
+	}
+	return n, err
+}
+
+func (r *idleReader) Close() error {
+	r.t.Stop()
+	return r.rc.Close()
 }

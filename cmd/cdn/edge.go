@@ -25,6 +25,11 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs.Var(&memory, "memory", "quick mode: memory tier budget")
 	maxObj := config.ByteSize(0)
 	fs.Var(&maxObj, "max-memory-object", "largest object kept in memory (default min(16MiB, memory/4))")
+	diskDir := fs.String("disk", "", "quick mode: disk tier folder (objects survive restarts); empty: memory only")
+	diskSize := config.ByteSize(10 << 30)
+	fs.Var(&diskSize, "disk-size", "quick mode: most bytes the disk tier holds")
+	diskMax := config.ByteSize(0)
+	fs.Var(&diskMax, "disk-max-object", "largest object stored on disk (default min(1GiB, disk-size/8))")
 	tlsListen := fs.String("tls-listen", "", "HTTPS listen address (HTTP/1.1 and h2)")
 	selfSigned := fs.Bool("self-signed", false, "serve --tls-listen with a certificate from a local development CA (made in --tls-dir; trust its ca.pem)")
 	tlsDir := fs.String("tls-dir", "cdn-tls", "where --self-signed keeps the development CA and certificates")
@@ -85,11 +90,17 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		cfg = edge.QuickConfig(*name, *listen, *origin)
 		cfg.Admin = *admin
 		cfg.Memory = int64(memory)
+		if *diskDir != "" {
+			cfg.DiskDir, cfg.DiskSize = *diskDir, int64(diskSize)
+		}
 	default:
 		return usageError{"give --config FILE --node NAME, or --listen ADDR --origin URL (quick mode)"}
 	}
 	if maxObj > 0 {
 		cfg.MaxMemoryObject = int64(maxObj)
+	}
+	if diskMax > 0 {
+		cfg.DiskMaxObject = int64(diskMax)
 	}
 	if *tlsListen != "" {
 		cfg.TLSListen, cfg.TLSCert, cfg.TLSKey = *tlsListen, *tlsCert, *tlsKey

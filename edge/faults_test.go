@@ -1,0 +1,220 @@
+package edge
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary run a shield in a child process, so tests
+// can kill a real process with SIGKILL.
+func TestMain(m *testing.M) {
+	if origin := os.Getenv("EDGE_TEST_SHIELD_ORIGIN"); origin != "" {
+		runChildShield(origin)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func runChildShield(origin string) {
+	cfg := Config{
+		Name:    os.Getenv("EDGE_TEST_SHIELD_NAME"),
+		Role:    RoleShield,
+		Listen:  "127.0.0.1:0",
+		Sites:   []Site{{Host: "assets.example.com", Origin: "main"}},
+		Origins: map[string]Pool{"main": {Servers: []Upstream{{URL: origin}}}},
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	go func() {
+		<-srv.Ready()
+		fmt.Println("listening", srv.Addr("http"))
+	}()
+	srv.Run(context.Background())
+}
+
+// startChildShield runs a shield as a separate process and returns its URL
+// and the process.
+func startChildShield(t *testing.T, name, origin string) (string, *os.Process) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "EDGE_TEST_SHIELD_ORIGIN="+origin, "EDGE_TEST_SHIELD_NAME="+name)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	lines := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	select {
+	case l := <-lines:
+		addr, ok := strings.CutPrefix(l, "listening ")
+		if !ok {
+			t.Fatalf("child shield: %s", l)
+		}
+		return "http://" + addr, cmd.Process
+	case <-time.After(20 * time.Second):
+		t.Fatal("child shield did not start")
+	}
+	return "", nil
+}
+
+// runLoad sends cold and warm requests through the edges until stop is
+// closed, counting successes and failures.
+func runLoad(t *testing.T, edges []*testEdge, stop <-chan struct{}, ok, failed *atomic.Int64, firstErr *atomic.Value) *sync.WaitGroup {
+	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	base := uniq(t)
+	var wg sync.WaitGroup
+	for w := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer tr.CloseIdleConnections()
+			for i := 0; i < 2000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p := fmt.Sprintf("%s-%d-%d?size=200000&delay=10&cc=max-age%%3D600", base, w, i%40)
+				r, err := hostGet(client, edges[(w+i)%len(edges)].URL+p)
+				if err == nil && r.status != 200 {
+					err = fmt.Errorf("status %d: %s", r.status, r.body)
+				}
+				if err != nil {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				checkDigest(t, r)
+				ok.Add(1)
+			}
+		}()
+	}
+	return &wg
+}
+
+func waitCount(c *atomic.Int64, n int64, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for c.Load() < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A shield process killed with SIGKILL under load: no client request fails.
+func TestShieldProcessSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes")
+	}
+	o := startOrigin(t)
+	u1, p1 := startChildShield(t, "shield-1", o.URL)
+	u2, _ := startChildShield(t, "shield-2", o.URL)
+	site := []Site{{Host: "assets.example.com", Origin: "main"}}
+	origins := map[string]Pool{"main": {Servers: []Upstream{{URL: o.URL}}}}
+	ups := []Upstream{{Name: "shield-1", URL: u1}, {Name: "shield-2", URL: u2}}
+	var edges []*testEdge
+	for i := range 2 {
+		edges = append(edges, startEdge(t, Config{Name: fmt.Sprintf("edge-%d", i+1), Sites: site, Origins: origins, Shields: ups}))
+	}
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	stop := make(chan struct{})
+	wg := runLoad(t, edges, stop, &ok, &failed, &firstErr)
+	waitCount(&ok, 60, 20*time.Second)
+	if err := p1.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitCount(&ok, ok.Load()+200, 30*time.Second)
+	close(stop)
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		t.Fatalf("%d of %d client requests failed after SIGKILL of a shield (first: %v)", n, n+ok.Load(), firstErr.Load())
+	}
+	t.Logf("%d requests, none failed; shield-1 killed with SIGKILL mid-run", ok.Load())
+}
+
+// nftables cuts a link for real: packets from the edges to one shield are
+// dropped (not refused), so connections hang until the connect and header
+// timeouts fail them over to the other shield.
+func TestShieldLinkCutWithNftables(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault injection")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for nftables")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("nft not installed (make deps-test installs nftables)")
+	}
+	o := startOrigin(t)
+	site := []Site{{Host: "assets.example.com", Origin: "main"}}
+	origins := map[string]Pool{"main": {Servers: []Upstream{{URL: o.URL}}}}
+	var ups []Upstream
+	var shieldPorts []string
+	for i := range 2 {
+		name := fmt.Sprintf("shield-%d", i+1)
+		sh := startEdge(t, Config{Name: name, Role: RoleShield, Sites: site, Origins: origins})
+		ups = append(ups, Upstream{Name: name, URL: sh.URL})
+		_, port, _ := net.SplitHostPort(sh.Addr("http").String())
+		shieldPorts = append(shieldPorts, port)
+	}
+	var edges []*testEdge
+	for i := range 2 {
+		edges = append(edges, startEdge(t, Config{Name: fmt.Sprintf("edge-%d", i+1), Sites: site, Origins: origins, Shields: ups,
+			ConnectTimeout: 300 * time.Millisecond, HeaderTimeout: 2 * time.Second, BodyIdleTimeout: 2 * time.Second}))
+	}
+	table := fmt.Sprintf("cdntest_%d", os.Getpid())
+	nft := func(args ...string) error {
+		out, err := exec.Command("nft", args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("nft %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if err := nft("add", "table", "inet", table); err != nil {
+		t.Skipf("nftables unavailable here: %v", err)
+	}
+	t.Cleanup(func() { nft("delete", "table", "inet", table) })
+	if err := nft("add", "chain", "inet", table, "out", "{ type filter hook output priority 0 ; }"); err != nil {
+		t.Fatal(err)
+	}
+	var ok, failed atomic.Int64
+	var firstErr atomic.Value
+	stop := make(chan struct{})
+	wg := runLoad(t, edges, stop, &ok, &failed, &firstErr)
+	waitCount(&ok, 60, 20*time.Second)
+	// Cut: drop every packet to shield-1 on loopback (only our table).
+	if err := nft("add", "rule", "inet", table, "out", "ip", "daddr", "127.0.0.1", "tcp", "dport", shieldPorts[0], "drop"); err != nil {
+		t.Fatal(err)
+	}
+	waitCount(&ok, ok.Load()+150, 40*time.Second)
+	close(stop)
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		t.Fatalf("%d client requests failed with the link to shield-1 cut (first: %v)", n, firstErr.Load())
+	}
+	t.Logf("%d requests, none failed; link to shield-1 cut with nftables", ok.Load())
+}
