@@ -3,7 +3,6 @@ package edge
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -12,8 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/net/http2"
 )
 
 func TestHitAfterMiss(t *testing.T) {
@@ -238,8 +235,10 @@ func TestRangeFromCache(t *testing.T) {
 func TestH2C(t *testing.T) {
 	o := startOrigin(t)
 	e := quickEdge(t, o)
-	tr := &http2.Transport{AllowHTTP: true, DialTLSContext: nil}
-	tr.DialTLS = func(network, addr string, _ *tls.Config) (net.Conn, error) { return net.Dial(network, addr) }
+	var protos http.Protocols
+	protos.SetUnencryptedHTTP2(true) // prior knowledge
+	tr := &http.Transport{Protocols: &protos}
+	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
 	url := e.URL + uniq(t) + "?cc=max-age%3D60"
 	for i := 0; i < 2; i++ {

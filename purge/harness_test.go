@@ -63,7 +63,6 @@ type harness struct {
 	http  *httptest.Server
 	logs  *syncBuffer
 	log   *slog.Logger
-	mu    sync.Mutex
 	nodes map[string]*testNode
 }
 

@@ -118,7 +118,7 @@ func (o *Options) Validate() error {
 		errs = append(errs, fmt.Errorf("AdminPort: must differ from HTTPPort (%d)", o.HTTPPort))
 	}
 	if o.Latency < 0 {
-		errs = append(errs, fmt.Errorf("Latency: must not be negative, got %s", o.Latency))
+		errs = append(errs, fmt.Errorf("Options.Latency: must not be negative, got %s", o.Latency))
 	}
 	for i, r := range o.Regions {
 		if !r.Network.IsValid() || !r.Network.Addr().Is4() || !r.Network.Addr().IsLoopback() {
