@@ -60,9 +60,10 @@ type Options struct {
 	// named by the cluster's purge.token_env (CDN_ADMIN_TOKEN), else a
 	// random token made at start.
 	AdminToken string
-	// Purge, if set, starts the purge bus once every node is ready; it
-	// runs until ctx is done and must return promptly after. If nil,
-	// startPurgeBus is used.
+	// Purge, if set, is run once every node is ready (for example to
+	// drive purges in a test); it runs until ctx is done and must return
+	// promptly after. The purge bus itself starts before the nodes (the
+	// embedded NATS server unless the cluster file names NATS URLs).
 	Purge func(ctx context.Context, cl *config.Cluster) error
 	// Logger receives every node's logs. If nil, logs are discarded.
 	Logger *slog.Logger
