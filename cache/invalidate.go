@@ -165,6 +165,16 @@ func (inv *Invalidations) pruneMap(m map[string]Rule) {
 	inv.raiseHorizon(cut)
 }
 
+// SetHorizon marks content that left the origin at or before t as stale:
+// a node whose purge log no longer reaches back that far cannot know
+// which of it was purged, so it revalidates it before use.
+func (inv *Invalidations) SetHorizon(t time.Time) {
+	inv.mu.Lock()
+	defer inv.mu.Unlock()
+	inv.init()
+	inv.raiseHorizon(t)
+}
+
 // Check returns what the rules say of content with this primary key, site
 // and tags that left the origin at origin.
 func (inv *Invalidations) Check(primary, site string, tags []string, origin time.Time) Verdict {

@@ -39,11 +39,15 @@ func (s *Server) AttachPurge(o PurgeOptions) (func(ctx context.Context) error, e
 		o.Logger = s.log
 	}
 	node, err := purge.NewNode(purge.NodeConfig{
-		Name:       s.cfg.Name,
-		Role:       string(s.cfg.Role),
-		URLs:       o.URLs,
-		Stream:     o.Stream,
-		Apply:      s.ApplyPurge,
+		Name:   s.cfg.Name,
+		Role:   string(s.cfg.Role),
+		URLs:   o.URLs,
+		Stream: o.Stream,
+		Apply:  s.ApplyPurge,
+		// Cached content survives restarts only with a disk tier; rules do
+		// not, so such a node rebuilds them from the whole log.
+		ReplayAll:  s.disk != nil,
+		LogHorizon: s.inv.SetHorizon,
 		Logger:     o.Logger,
 		Registerer: s.reg,
 		Now:        s.cfg.Now,

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -175,4 +176,63 @@ func TestPurgeByTagAndPrefixAndSite(t *testing.T) {
 	if code, _ := postPurge(t, api, "secret", map[string]any{"urls": []string{"http://evil.example.net/x"}}); code != http.StatusBadRequest {
 		t.Fatalf("foreign URL: %d, want 400", code)
 	}
+}
+
+// A node with a disk tier that restarts rebuilds its purge rules from the
+// log, so content purged before the restart is not served from its disk
+// afterwards.
+func TestPurgeSurvivesRestartWithDisk(t *testing.T) {
+	o := startOrigin(t)
+	ns, err := purge.StartEmbedded(purge.EmbeddedConfig{Listen: "127.0.0.1:-1", StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	dir := t.TempDir()
+	start := func() (*testEdge, func()) {
+		cfg := QuickConfig("edge-disk", "127.0.0.1:0", o.URL)
+		cfg.Now = o.clock.Now
+		cfg.Admin = "127.0.0.1:0"
+		cfg.DiskDir, cfg.DiskSize, cfg.MaxMemoryObject = dir, 64<<20, 1024
+		srv, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, err := srv.AttachPurge(PurgeOptions{URLs: []string{ns.ClientURL()}, Token: "secret"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{}, 2)
+		go func() { run(ctx); done <- struct{}{} }()
+		go func() { srv.Run(ctx); done <- struct{}{} }()
+		<-srv.Ready()
+		deadline := time.Now().Add(10 * time.Second)
+		for !srv.synced() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !srv.synced() {
+			t.Fatal("node never caught up with the purge log")
+		}
+		return &testEdge{Server: srv, URL: "http://" + srv.Addr("http").String(), clock: o.clock},
+			func() { cancel(); <-done; <-done }
+	}
+	e, stop := start()
+	p := uniq(t)
+	red := e.URL + p + "-red?size=5000&cc=max-age%3D3600&tags=red"
+	blue := e.URL + p + "-blue?size=5000&cc=max-age%3D3600&tags=blue"
+	get(t, red)
+	get(t, blue)
+	mustContain(t, "red before purge", get(t, red).cacheStatus(), "hit")
+	if code, res := postPurge(t, "http://"+e.Addr("admin").String(), "secret", map[string]any{"tags": []string{"red"}}); code != 200 {
+		t.Fatalf("purge: %d %+v", code, res)
+	}
+	stop()
+
+	e2, stop2 := start()
+	defer stop2()
+	red2 := strings.Replace(red, e.URL, e2.URL, 1)
+	blue2 := strings.Replace(blue, e.URL, e2.URL, 1)
+	mustContain(t, "blue after restart (from disk)", get(t, blue2).cacheStatus(), "hit")
+	mustContain(t, "red after restart", get(t, red2).cacheStatus(), "fwd=miss")
 }

@@ -41,6 +41,17 @@ type NodeConfig struct {
 	// back-off), and the node does not count as synced until it succeeds.
 	// A panic is treated as an error.
 	Apply func(Event) error
+	// ReplayAll, for a node whose cache survives restarts (a disk tier),
+	// applies every event the log still holds once per start, before the
+	// node counts as synced: rules applied before a restart are in memory
+	// only, and the durable consumer resumes after them. When the log has
+	// already dropped older events, LogHorizon is called with the time of
+	// the oldest event kept, so the node can treat anything older as
+	// stale.
+	ReplayAll bool
+	// LogHorizon, if set, receives the time before which the log no
+	// longer holds every purge (only with ReplayAll).
+	LogHorizon func(t time.Time)
 	// Heartbeat is how often the node refreshes its announcement; the
 	// announcement bucket's TTL is three heartbeats. Zero means
 	// DefaultHeartbeat.
@@ -116,10 +127,11 @@ func (c *NodeConfig) applyDefaults() {
 // (re)connected, and false again whenever the bus is unreachable or an
 // event could not be applied.
 type Node struct {
-	cfg     NodeConfig
-	log     *slog.Logger
-	metrics *nodeMetrics
-	started atomic.Bool
+	cfg      NodeConfig
+	log      *slog.Logger
+	metrics  *nodeMetrics
+	started  atomic.Bool
+	replayed atomic.Bool // the log was replayed this start (ReplayAll)
 
 	// epoch counts disconnections, so a sync check begun before a
 	// disconnection cannot mark the node synced after it.
@@ -302,6 +314,12 @@ func (n *Node) session(ctx context.Context, nc *nats.Conn, js jetstream.JetStrea
 		return fmt.Errorf("stream %s info: %w", n.cfg.Stream, err)
 	}
 	target := info.State.LastSeq
+	if n.cfg.ReplayAll && !n.replayed.Load() {
+		if err := n.replay(ctx, stream, info, target); err != nil {
+			return err
+		}
+		n.replayed.Store(true)
+	}
 	cons, err := stream.CreateOrUpdateConsumer(opCtx, jetstream.ConsumerConfig{
 		Durable:       n.cfg.Name,
 		Description:   "purge events for node " + n.cfg.Name,
@@ -437,6 +455,48 @@ func (n *Node) handle(ctx context.Context, nc *nats.Conn, msg jetstream.Msg) (ui
 }
 
 // apply calls the Apply hook, turning a panic into an error.
+// replay applies every event the log holds up to target, through an
+// ephemeral ordered consumer, without confirming them.
+func (n *Node) replay(ctx context.Context, stream jetstream.Stream, info *jetstream.StreamInfo, target uint64) error {
+	if info.State.FirstSeq > 1 && n.cfg.LogHorizon != nil {
+		n.cfg.LogHorizon(info.State.FirstTime)
+	}
+	if target == 0 || info.State.Msgs == 0 {
+		return nil
+	}
+	rctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	oc, err := stream.OrderedConsumer(rctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{SubjectEvents},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("replay purge log: %w", err)
+	}
+	applied := 0
+	for {
+		msg, err := oc.Next(jetstream.FetchMaxWait(2 * time.Second))
+		if err != nil {
+			return fmt.Errorf("replay purge log: %w", err)
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			return fmt.Errorf("replay purge log: %w", err)
+		}
+		if ev, err := DecodeEvent(msg.Data()); err == nil {
+			if err := n.apply(ev); err != nil {
+				return fmt.Errorf("replay purge %s: %w", ev.ID, err)
+			}
+			applied++
+		}
+		if md.Sequence.Stream >= target {
+			break
+		}
+	}
+	n.log.Info("replayed the purge log", "events", applied, "through_seq", target)
+	return nil
+}
+
 func (n *Node) apply(ev Event) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
