@@ -274,6 +274,23 @@ type TLS struct {
 	Certificates []Certificate `yaml:"certificates"`
 	// HTTP3 serves HTTP/3 on the HTTPS port (UDP). Default true with TLS.
 	HTTP3 *bool `yaml:"http3"`
+	// ACME obtains and renews certificates from an ACME CA.
+	ACME *ACME `yaml:"acme"`
+}
+
+// ACME configures certificates from an ACME CA (Let's Encrypt by default).
+type ACME struct {
+	// Hosts to obtain certificates for. Default: every site host and alias.
+	Hosts []string `yaml:"hosts"`
+	// Email is the account's contact address.
+	Email string `yaml:"email"`
+	// CA is the ACME directory URL. Default Let's Encrypt production.
+	CA string `yaml:"ca"`
+	// CARoot is a PEM file of roots trusted for a private CA's HTTPS.
+	CARoot string `yaml:"ca_root"`
+	// Storage keeps the account, keys and certificates. Default cdn-acme;
+	// nodes sharing it share certificates.
+	Storage string `yaml:"storage"`
 }
 
 // Certificate is one certificate and key pair in PEM files.

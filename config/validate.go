@@ -228,6 +228,16 @@ func (c *Cluster) Validate() error {
 			ck.add(fmt.Sprintf("purge.nats.urls[%d]", i), "not a URL such as nats://host:4222: %q", u)
 		}
 	}
+	if a := c.TLS.ACME; a != nil {
+		if c.TLS.SelfSigned || len(c.TLS.Certificates) > 0 {
+			ck.add("tls.acme", "exclusive with tls.self_signed and tls.certificates")
+		}
+		if a.CA != "" {
+			if u, err := url.Parse(a.CA); err != nil || u.Scheme != "https" || u.Host == "" {
+				ck.add("tls.acme.ca", "not an https:// directory URL: %q", a.CA)
+			}
+		}
+	}
 	for i, cert := range c.TLS.Certificates {
 		p := fmt.Sprintf("tls.certificates[%d]", i)
 		if cert.Cert == "" {

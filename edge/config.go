@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -49,6 +50,9 @@ type Config struct {
 	// TLSConfig, if non-nil, provides certificates (GetCertificate or
 	// Certificates) for the HTTPS and HTTP/3 listeners.
 	TLSConfig *tls.Config
+	// WrapHTTP, if set, wraps the handler of the HTTP and HTTPS listeners
+	// (ACME uses it to answer HTTP-01 challenges).
+	WrapHTTP func(http.Handler) http.Handler
 	// DisableHTTP3 turns HTTP/3 off on the TLS address.
 	DisableHTTP3 bool
 	// Allow0RTT accepts QUIC 0-RTT; requests in early data are limited to
@@ -334,7 +338,7 @@ func FromCluster(cl *config.Cluster, node string) (Config, error) {
 		}
 		c.Origins[name] = p
 	}
-	if cl.TLS.SelfSigned || len(cl.TLS.Certificates) > 0 {
+	if cl.TLS.SelfSigned || len(cl.TLS.Certificates) > 0 || cl.TLS.ACME != nil {
 		// The caller supplies TLSConfig (see ClusterTLS).
 		c.TLSListen = tlsAddr(cl, info.Address)
 		c.DisableHTTP3 = !*cl.TLS.HTTP3

@@ -239,8 +239,12 @@ func (s *Server) Run(ctx context.Context) error {
 			x.ln.Close()
 		}
 	}
+	var handler http.Handler = s
+	if s.cfg.WrapHTTP != nil {
+		handler = s.cfg.WrapHTTP(s)
+	}
 	if s.cfg.Listen != "" {
-		if err := mk("http", s.cfg.Listen, s, nil); err != nil {
+		if err := mk("http", s.cfg.Listen, handler, nil); err != nil {
 			return err
 		}
 	}
@@ -252,7 +256,7 @@ func (s *Server) Run(ctx context.Context) error {
 			closeAll()
 			return err
 		}
-		if err := mk("https", s.cfg.TLSListen, s, tc); err != nil {
+		if err := mk("https", s.cfg.TLSListen, handler, tc); err != nil {
 			closeAll()
 			return err
 		}

@@ -3,9 +3,12 @@ package edge
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -23,6 +26,60 @@ type TLSSetup struct {
 	// Watch reloads certificate files on change until ctx ends; nil when
 	// there is nothing to watch.
 	Watch func(ctx context.Context)
+	// WrapHTTP, with ACME, routes HTTP-01 challenges on the HTTP listener.
+	WrapHTTP func(http.Handler) http.Handler
+	// Manage, with ACME, obtains and renews the certificates; run it once
+	// the listeners are up (they answer the challenges).
+	Manage func(ctx context.Context) error
+}
+
+// ACMEOptions configure ACME certificates for a node.
+type ACMEOptions struct {
+	Hosts     []string
+	Email, CA string
+	CARoot    string // PEM file of roots for a private CA's HTTPS
+	Storage   string
+	HTTPAddr  string // the node's HTTP listen address (HTTP-01)
+	TLSAddr   string // the node's TLS listen address (TLS-ALPN-01)
+	Logger    *slog.Logger
+}
+
+// ACMETLS prepares certificates from an ACME CA: challenges are answered
+// on the node's own HTTP and TLS listeners.
+func ACMETLS(o ACMEOptions) (*TLSSetup, error) {
+	cfg := tlsutil.ACMEConfig{Hosts: o.Hosts, Email: o.Email, CA: o.CA, Storage: o.Storage, Logger: o.Logger}
+	if o.CARoot != "" {
+		pem, err := os.ReadFile(o.CARoot)
+		if err != nil {
+			return nil, fmt.Errorf("acme ca root: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("acme ca root %s: no PEM certificates", o.CARoot)
+		}
+		cfg.RootCAs = pool
+	}
+	port := func(addr string) int {
+		_, p, err := net.SplitHostPort(addr)
+		if err != nil {
+			return 0
+		}
+		n, _ := strconv.Atoi(p)
+		return n
+	}
+	cfg.HTTPPort, cfg.TLSALPNPort = port(o.HTTPAddr), port(o.TLSAddr)
+	if cfg.HTTPPort == 0 {
+		cfg.DisableHTTPChallenge = true
+	}
+	m, err := tlsutil.NewACMEManager(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &TLSSetup{
+		Config:   m.TLSConfig(nil),
+		WrapHTTP: m.HTTPChallengeHandler,
+		Manage:   m.Manage,
+	}, nil
 }
 
 // ClusterTLS prepares HTTPS for a node from the cluster file's tls section:
@@ -32,6 +89,18 @@ type TLSSetup struct {
 // configures no TLS.
 func ClusterTLS(cl *config.Cluster, node config.NodeInfo, logger *slog.Logger) (*TLSSetup, error) {
 	t := cl.TLS
+	if a := t.ACME; a != nil {
+		hosts := a.Hosts
+		if len(hosts) == 0 {
+			for _, s := range cl.Sites {
+				hosts = append(hosts, s.Host)
+				hosts = append(hosts, s.Aliases...)
+			}
+		}
+		return ACMETLS(ACMEOptions{Hosts: hosts, Email: a.Email, CA: a.CA, CARoot: a.CARoot, Storage: a.Storage,
+			HTTPAddr: net.JoinHostPort(node.Address, strconv.Itoa(cl.Ports.HTTP)),
+			TLSAddr:  tlsAddr(cl, node.Address), Logger: logger})
+	}
 	if !t.SelfSigned && len(t.Certificates) == 0 {
 		return nil, nil
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 
 	"github.com/selfcdn/cdn/config"
 	"github.com/selfcdn/cdn/edge"
@@ -33,6 +34,11 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	tlsListen := fs.String("tls-listen", "", "HTTPS listen address (HTTP/1.1 and h2)")
 	selfSigned := fs.Bool("self-signed", false, "serve --tls-listen with a certificate from a local development CA (made in --tls-dir; trust its ca.pem)")
 	tlsDir := fs.String("tls-dir", "cdn-tls", "where --self-signed keeps the development CA and certificates")
+	acmeHosts := fs.String("acme-hosts", "", "obtain certificates for these comma-separated hosts from an ACME CA (serves --tls-listen; challenges on --listen and --tls-listen)")
+	acmeEmail := fs.String("acme-email", "", "ACME account contact address")
+	acmeCA := fs.String("acme-ca", "", "ACME directory URL (default: Let's Encrypt production)")
+	acmeRoot := fs.String("acme-ca-root", "", "PEM roots trusted for a private ACME server's HTTPS")
+	acmeStorage := fs.String("acme-storage", "cdn-acme", "where ACME accounts, keys and certificates are kept")
 	noH3 := fs.Bool("no-http3", false, "do not serve HTTP/3 on the --tls-listen port")
 	tlsCert := fs.String("tls-cert", "", "certificate file (PEM) for --tls-listen")
 	tlsKey := fs.String("tls-key", "", "key file (PEM) for --tls-listen")
@@ -47,6 +53,7 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	var cfg edge.Config
 	var clusterFile *config.Cluster
+	var tlsSetup *edge.TLSSetup
 	switch {
 	case *cfgPath != "" && *origin != "":
 		return usageError{"--config and --origin are exclusive: use a cluster file or quick mode"}
@@ -69,7 +76,9 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		if ts != nil {
+			tlsSetup = ts
 			cfg.TLSConfig = ts.Config
+			cfg.WrapHTTP = ts.WrapHTTP
 			if ts.CAPath != "" {
 				fmt.Fprintf(stdout, "development CA: %s (curl --cacert %s)\n", ts.CAPath, ts.CAPath)
 			}
@@ -109,6 +118,18 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		cfg.DisableHTTP3 = true
 	}
 	switch {
+	case *acmeHosts != "" && (cfg.TLSListen == "" || *selfSigned || *tlsCert != ""):
+		return usageError{"--acme-hosts needs --tls-listen, and excludes --self-signed and --tls-cert"}
+	case *acmeHosts != "":
+		ts, err := edge.ACMETLS(edge.ACMEOptions{
+			Hosts: strings.Split(*acmeHosts, ","), Email: *acmeEmail, CA: *acmeCA, CARoot: *acmeRoot,
+			Storage: *acmeStorage, HTTPAddr: cfg.Listen, TLSAddr: cfg.TLSListen, Logger: logger,
+		})
+		if err != nil {
+			return err
+		}
+		tlsSetup = ts
+		cfg.TLSConfig, cfg.WrapHTTP = ts.Config, ts.WrapHTTP
 	case *selfSigned && cfg.TLSListen == "":
 		return usageError{"--self-signed needs --tls-listen"}
 	case *selfSigned && (*tlsCert != "" || *tlsKey != ""):
@@ -143,6 +164,18 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		defer stop()
+	}
+	if tlsSetup != nil && tlsSetup.Manage != nil {
+		go func() {
+			select {
+			case <-srv.Ready():
+				// The listeners answer the CA's challenges from now on.
+				if err := tlsSetup.Manage(ctx); err != nil && ctx.Err() == nil {
+					logger.Error("ACME certificates could not be obtained", "err", err)
+				}
+			case <-ctx.Done():
+			}
+		}()
 	}
 	go func() {
 		select {
