@@ -19,6 +19,38 @@ type flightGroup struct {
 type flight struct {
 	ready chan struct{} // closed once res is set
 	res   flightResult
+
+	mu   sync.Mutex // guards refs and last
+	refs int        // joiners still using the result, plus the pump
+	last func()     // run when refs drops to zero (releases a disk file)
+}
+
+// acquire adds a user of the flight's result.
+func (f *flight) acquire() {
+	f.mu.Lock()
+	f.refs++
+	f.mu.Unlock()
+}
+
+// release drops a user; the last one runs f.last.
+func (f *flight) release() {
+	f.mu.Lock()
+	f.refs--
+	var last func()
+	if f.refs == 0 {
+		last, f.last = f.last, nil
+	}
+	f.mu.Unlock()
+	if last != nil {
+		last()
+	}
+}
+
+// onLast sets what runs when the last user releases the flight.
+func (f *flight) onLast(fn func()) {
+	f.mu.Lock()
+	f.last = fn
+	f.mu.Unlock()
 }
 
 type resultKind int
@@ -57,9 +89,10 @@ func (g *flightGroup) join(key string) (f *flight, leader bool) {
 		g.m = map[string]*flight{}
 	}
 	if f, ok := g.m[key]; ok {
+		f.acquire()
 		return f, false
 	}
-	f = &flight{ready: make(chan struct{})}
+	f = &flight{ready: make(chan struct{}), refs: 1}
 	g.m[key] = f
 	return f, true
 }

@@ -64,7 +64,10 @@ func (s *Server) fetch(ctx context.Context, set *upstreamSet, st *site, primary 
 // lead performs a flight: the upstream request, the decision to store,
 // and the pump that fills the body for every waiter. It runs detached from
 // any one client, so a leader that goes away does not fail its followers.
+//
+// The caller has acquired a reference on f for the pump; lead releases it.
 func (s *Server) lead(f *flight, r *http.Request, st *site, key, primary string, stale *cache.Object, collapse bool) {
+	defer f.release()
 	ctx := s.baseCtx
 	out := s.outgoing(r, st, http.MethodGet)
 	// The cache fetches whole objects: client validators and ranges are
@@ -137,6 +140,9 @@ func (s *Server) lead(f *flight, r *http.Request, st *site, key, primary string,
 			w, err := s.disk.CreateSized(objKey, cl)
 			if err == nil {
 				fl = newDiskFill(w, cl)
+				// Readers keep the file open after the commit until the
+				// last of them is done, even if it is evicted meanwhile.
+				f.onLast(w.Close)
 			} else {
 				s.log.Debug("disk tier refused an object", "key", objKey, "err", err)
 			}
@@ -201,7 +207,7 @@ func (s *Server) lead(f *flight, r *http.Request, st *site, key, primary string,
 		final.Site, final.Tags = obj.Site, obj.Tags
 		if purged {
 			fl.w.Abort()
-		} else if err := fl.w.Commit(final); err != nil {
+		} else if err := fl.w.CommitOpen(final); err != nil {
 			s.log.Warn("disk tier could not store an object", "key", objKey, "err", err)
 		} else {
 			s.metrics.stored.Inc()

@@ -36,6 +36,9 @@ func newFill(size int64) *fill {
 	return f
 }
 
+// newDiskFill streams into a disk tier writer. Its readers use the
+// writer's ReadAt; the flight closes the writer's read descriptor when its
+// last user is done.
 func newDiskFill(w *disk.Writer, size int64) *fill {
 	return &fill{w: w, size: size, wake: make(chan struct{})}
 }

@@ -11,6 +11,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/selfcdn/cdn/cache"
@@ -184,11 +185,13 @@ func (s *Server) get(key string) (*cache.Object, bool) {
 		s.mem.Set(o) // a marker
 		return o, true
 	}
+	// Open now, so an entry evicted between lookup and serving is a miss
+	// rather than a response cut short after its headers.
+	rc, err := o.Body.Open(0)
+	if err != nil {
+		return nil, false
+	}
 	if size := o.Size(); size <= promoteMax && s.mem.Fits(size) {
-		rc, err := o.Body.Open(0)
-		if err != nil {
-			return nil, false
-		}
 		b := make([]byte, size)
 		_, err = io.ReadFull(rc, b)
 		rc.Close()
@@ -201,7 +204,43 @@ func (s *Server) get(key string) (*cache.Object, bool) {
 		s.mem.Set(m)
 		return m, true
 	}
-	return o, true
+	d := cache.NewObject(o.Key, o.Primary, o.Head(), &openedBody{Body: o.Body, first: rc})
+	d.Site, d.Tags, d.VaryFields = o.Site, o.Tags, o.VaryFields
+	return d, true
+}
+
+// openedBody is a disk body already opened at offset 0 during lookup;
+// the first Open(0) hands out that reader. The request that looked it up
+// closes it with closeUnused if nobody took it (HEAD, 304, ranges).
+type openedBody struct {
+	cache.Body
+	mu    sync.Mutex
+	first io.ReadCloser
+}
+
+func (b *openedBody) Open(off int64) (io.ReadCloser, error) {
+	b.mu.Lock()
+	first := b.first
+	b.first = nil
+	b.mu.Unlock()
+	if first != nil {
+		if off == 0 {
+			return first, nil
+		}
+		first.Close()
+	}
+	return b.Body.Open(off)
+}
+
+// closeUnused closes the pre-opened reader if nobody used it.
+func (b *openedBody) closeUnused() {
+	b.mu.Lock()
+	first := b.first
+	b.first = nil
+	b.mu.Unlock()
+	if first != nil {
+		first.Close()
+	}
 }
 
 // remove deletes key from every tier.
@@ -231,6 +270,11 @@ func (s *Server) serveCacheable(w http.ResponseWriter, r *http.Request, st *site
 	now := s.cfg.Now()
 	primary := s.primaryKey(r, st)
 	obj, verdict, key, varyMiss, pass := s.lookup(r, primary)
+	if obj != nil {
+		if ob, ok := obj.Body.(*openedBody); ok {
+			defer ob.closeUnused()
+		}
+	}
 	reqCC := httpcache.ParseCacheControl(r.Header.Values("Cache-Control"))
 	if pass {
 		info.status = "pass"
@@ -292,9 +336,10 @@ func (s *Server) serveFetched(w http.ResponseWriter, r *http.Request, st *site, 
 		if collapse {
 			f, leader = s.flights.join(key)
 		} else {
-			f = &flight{ready: make(chan struct{})}
+			f = &flight{ready: make(chan struct{}), refs: 1}
 		}
 		if leader {
+			f.acquire() // the pump's reference, released by lead
 			go s.lead(f, r, st, key, primary, stale, collapse)
 		} else {
 			s.metrics.collapsed.Inc()
@@ -302,10 +347,19 @@ func (s *Server) serveFetched(w http.ResponseWriter, r *http.Request, st *site, 
 		select {
 		case <-f.ready:
 		case <-r.Context().Done():
+			f.release()
 			// The client left, or the node is stopping: end the response
 			// abruptly rather than let net/http send an empty 200.
 			panic(http.ErrAbortHandler)
 		}
+		done := false
+		release := func() {
+			if !done {
+				done = true
+				f.release()
+			}
+		}
+		defer release() // idempotent; also called early before a retry
 		res := f.res
 		switch res.kind {
 		case resPass:
@@ -314,6 +368,7 @@ func (s *Server) serveFetched(w http.ResponseWriter, r *http.Request, st *site, 
 				return
 			}
 			// Not shareable: go upstream alone.
+			release()
 			collapse = false
 			continue
 		case resError:
@@ -338,6 +393,7 @@ func (s *Server) serveFetched(w http.ResponseWriter, r *http.Request, st *site, 
 					// differs: look again under its own variant key.
 					key = cache.VariantKey(primary, res.varyFields, mine)
 					stale = nil
+					release()
 					continue
 				}
 			}
@@ -384,8 +440,10 @@ func equalStrings(a, b []string) bool {
 func (s *Server) revalidateInBackground(r *http.Request, st *site, key, primary string, stale *cache.Object) {
 	f, leader := s.flights.join(key)
 	if !leader {
+		f.release()
 		return
 	}
+	f.acquire() // the pump's reference, released by lead
 	r2 := r.Clone(context.WithoutCancel(r.Context()))
 	go func() {
 		s.lead(f, r2, st, key, primary, stale, true)
@@ -396,10 +454,7 @@ func (s *Server) revalidateInBackground(r *http.Request, st *site, key, primary 
 				b.resp.Body.Close()
 			}
 		}
-		if f.res.fill != nil {
-			// Drain nothing: the pump stores the object by itself.
-			_ = f.res.fill
-		}
+		f.release() // the caller's reference from join
 	}()
 }
 

@@ -34,6 +34,7 @@ type Writer struct {
 	h   keyHash
 
 	wmu      sync.Mutex // serialises Write, Commit and Abort
+	keepOpen bool       // Commit keeps f open for ReadAt (CommitOpen)
 	reserved int64      // bytes charged for the body so far
 	crc      uint32     // of the current block
 	sums     []uint32   // of the completed blocks
@@ -264,13 +265,24 @@ func (w *Writer) commit(o *cache.Object) error {
 
 	w.rmu.Lock()
 	defer w.rmu.Unlock()
-	if err := w.f.Close(); err != nil {
-		err = fmt.Errorf("commit disk cache entry %q: close %s: %w", w.key, w.path, err)
-		s.ioError(opCommit, err)
-		return err
+	// With keepOpen the file stays open for ReadAt: readers still
+	// streaming the body keep reading it through this descriptor even if
+	// the entry is evicted (unlinked) right after the commit; Close
+	// releases it. Otherwise it is closed now.
+	if !w.keepOpen {
+		if err := w.f.Close(); err != nil {
+			err = fmt.Errorf("commit disk cache entry %q: close %s: %w", w.key, w.path, err)
+			s.ioError(opCommit, err)
+			w.f = nil
+			return err
+		}
+		w.f = nil
 	}
-	w.f = nil
 	final, err := s.commitFiles(w.h, m.gen, w.path, buf, bodyCost, metaCost)
+	if err != nil && w.f != nil {
+		w.f.Close()
+		w.f = nil
+	}
 	// commitFiles released the reservation and removed the files if it
 	// failed, and owns them if it succeeded: nothing is left to abort.
 	w.reserved = 0
@@ -280,6 +292,33 @@ func (w *Writer) commit(o *cache.Object) error {
 	}
 	w.path, w.state = final, committed
 	return nil
+}
+
+// CommitOpen is Commit, keeping the body's descriptor open for ReadAt
+// until Close, so readers of a streaming body are not cut off if the
+// entry is evicted right after the commit.
+func (w *Writer) CommitOpen(o *cache.Object) error {
+	w.wmu.Lock()
+	w.keepOpen = true
+	w.wmu.Unlock()
+	return w.Commit(o)
+}
+
+// Close releases the descriptor a committed writer keeps for ReadAt;
+// later ReadAt calls open the committed file by name. Call it when no
+// reader of the streaming body is left. It is a no-op otherwise.
+func (w *Writer) Close() {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	if w.state != committed {
+		return
+	}
+	w.rmu.Lock()
+	if w.f != nil {
+		w.f.Close()
+		w.f = nil
+	}
+	w.rmu.Unlock()
 }
 
 // Abort discards the body: the temporary file is removed and its space
