@@ -274,6 +274,9 @@ type TLS struct {
 	Certificates []Certificate `yaml:"certificates"`
 	// HTTP3 serves HTTP/3 on the HTTPS port (UDP). Default true with TLS.
 	HTTP3 *bool `yaml:"http3"`
+	// Allow0RTT accepts QUIC 0-RTT early data on HTTP/3, for safe methods
+	// only (others get 425 Too Early). Default false.
+	Allow0RTT bool `yaml:"allow_0rtt"`
 	// ACME obtains and renews certificates from an ACME CA.
 	ACME *ACME `yaml:"acme"`
 }

@@ -342,6 +342,7 @@ func FromCluster(cl *config.Cluster, node string) (Config, error) {
 		// The caller supplies TLSConfig (see ClusterTLS).
 		c.TLSListen = tlsAddr(cl, info.Address)
 		c.DisableHTTP3 = !*cl.TLS.HTTP3
+		c.Allow0RTT = cl.TLS.Allow0RTT
 	}
 	if role == RoleEdge {
 		for _, s := range cl.Shields.Nodes {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,6 +46,11 @@ func purgeTiers(t *testing.T, o *testOrigin, attach map[string]bool) (edges, shi
 		go func() { srv.Run(ctx); close(done) }()
 		<-srv.Ready()
 		t.Cleanup(func() { cancel(); <-done })
+		// Until a node has caught up with the purge log it revalidates
+		// everything; wait, so the tests see settled behaviour.
+		for deadline := time.Now().Add(10 * time.Second); !srv.synced() && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
 		return &testEdge{Server: srv, URL: "http://" + srv.Addr("http").String(), clock: o.clock}
 	}
 	var ups []Upstream
@@ -115,7 +122,34 @@ func TestPurgeNoStaleAfterSuccess(t *testing.T) {
 	if code, _ := postPurge(t, api, "", map[string]any{"urls": []string{"http://assets.example.com" + paths[0]}}); code != http.StatusUnauthorized {
 		t.Fatalf("purge without token: %d, want 401", code)
 	}
-	// The origin changes its content at the purge time.
+	// Clients keep requesting every object through every edge while the
+	// purge happens; the origin changes its content at the purge time.
+	var succeeded atomic.Bool
+	var staleAfter atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				after := succeeded.Load() // read before sending
+				p := paths[(w+i)%len(paths)]
+				r, err := hostGet(client, edges[(w+i)%len(edges)].URL+p)
+				if err != nil || r.status != 200 {
+					continue
+				}
+				if after && r.header.Get("Repr-Digest") == old[p] {
+					staleAfter.Add(1)
+				}
+			}
+		}()
+	}
 	setSeed(t, o, 7)
 	var urls []string
 	for _, p := range paths {
@@ -124,6 +158,13 @@ func TestPurgeNoStaleAfterSuccess(t *testing.T) {
 	code, res := postPurge(t, api, "secret", map[string]any{"urls": urls})
 	if code != http.StatusOK {
 		t.Fatalf("purge: %d %+v", code, res)
+	}
+	succeeded.Store(true)
+	time.Sleep(300 * time.Millisecond) // let the clients keep going after success (bounded)
+	close(stop)
+	wg.Wait()
+	if n := staleAfter.Load(); n > 0 {
+		t.Fatalf("%d responses with purged content after the purge API reported success", n)
 	}
 	for _, p := range paths {
 		for _, e := range edges {
@@ -227,7 +268,31 @@ func TestPurgeSurvivesRestartWithDisk(t *testing.T) {
 	if code, res := postPurge(t, "http://"+e.Addr("admin").String(), "secret", map[string]any{"tags": []string{"red"}}); code != 200 {
 		t.Fatalf("purge: %d %+v", code, res)
 	}
+	// A second object, purged while the node is down, through another
+	// node's API.
+	green := e.URL + p + "-green?size=5000&cc=max-age%3D3600&tags=green"
+	get(t, green)
 	stop()
+	other, err := New(Config{Name: "edge-api", Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Sites: []Site{{Host: "*", Origin: "o"}},
+		Origins: map[string]Pool{"o": {Servers: []Upstream{{URL: o.URL}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runOther, err := other.AttachPurge(PurgeOptions{URLs: []string{ns.ClientURL()}, Token: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	octx, ocancel := context.WithCancel(context.Background())
+	defer ocancel()
+	go runOther(octx)
+	go other.Run(octx)
+	<-other.Ready()
+	for deadline := time.Now().Add(10 * time.Second); !other.synced() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if code, res := postPurge(t, "http://"+other.Addr("admin").String(), "secret", map[string]any{"tags": []string{"green"}}); code != 200 && code != 202 {
+		t.Fatalf("purge while the node is down: %d %+v", code, res)
+	}
 
 	e2, stop2 := start()
 	defer stop2()
@@ -235,4 +300,6 @@ func TestPurgeSurvivesRestartWithDisk(t *testing.T) {
 	blue2 := strings.Replace(blue, e.URL, e2.URL, 1)
 	mustContain(t, "blue after restart (from disk)", get(t, blue2).cacheStatus(), "hit")
 	mustContain(t, "red after restart", get(t, red2).cacheStatus(), "fwd=miss")
+	green2 := strings.Replace(green, e.URL, e2.URL, 1)
+	mustContain(t, "green (purged while down) after restart", get(t, green2).cacheStatus(), "fwd=miss")
 }

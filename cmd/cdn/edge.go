@@ -39,6 +39,7 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	acmeCA := fs.String("acme-ca", "", "ACME directory URL (default: Let's Encrypt production)")
 	acmeRoot := fs.String("acme-ca-root", "", "PEM roots trusted for a private ACME server's HTTPS")
 	acmeStorage := fs.String("acme-storage", "cdn-acme", "where ACME accounts, keys and certificates are kept")
+	allow0RTT := fs.Bool("allow-0rtt", false, "accept QUIC 0-RTT early data on HTTP/3 (only safe methods; others get 425 Too Early)")
 	noH3 := fs.Bool("no-http3", false, "do not serve HTTP/3 on the --tls-listen port")
 	tlsCert := fs.String("tls-cert", "", "certificate file (PEM) for --tls-listen")
 	tlsKey := fs.String("tls-key", "", "key file (PEM) for --tls-listen")
@@ -116,6 +117,9 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	if *noH3 {
 		cfg.DisableHTTP3 = true
+	}
+	if *allow0RTT {
+		cfg.Allow0RTT = true
 	}
 	switch {
 	case *acmeHosts != "" && (cfg.TLSListen == "" || *selfSigned || *tlsCert != ""):
