@@ -74,8 +74,8 @@ func (s *Sim) WriteSummary(w io.Writer, prog string) error {
 			path := "/gen/hello?size=4096&cc=public,max-age=300"
 			fmt.Fprintf(&b, "\nFetch through %s, then from %s: the second region gets it from a shield, not the origin\n", ra.PoP, rb.PoP)
 			fmt.Fprintf(&b, "(look at Cache-Status; Repr-Digest is the origin's SHA-256 of the body):\n")
-			fmt.Fprintf(&b, "  curl -si --interface %s --resolve %s:%d:%s 'http://%s:%d%s'\n", ra.ClientAddr(), site, p, ea, site, p, path)
-			fmt.Fprintf(&b, "  curl -si --interface %s --resolve %s:%d:%s 'http://%s:%d%s'\n", rb.ClientAddr(), site, p, eb, site, p, path)
+			fmt.Fprintf(&b, "  curl -s -o /dev/null -D - --interface %s --resolve %s:%d:%s 'http://%s:%d%s'\n", ra.ClientAddr(), site, p, ea, site, p, path)
+			fmt.Fprintf(&b, "  curl -s -o /dev/null -D - --interface %s --resolve %s:%d:%s 'http://%s:%d%s'\n", rb.ClientAddr(), site, p, eb, site, p, path)
 			fmt.Fprintf(&b, "  curl -si --interface %s --resolve %s:%d:%s http://%s:%d/\n", ra.ClientAddr(), site, p, ea, site, p)
 		}
 	}
