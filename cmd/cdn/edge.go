@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -237,7 +238,14 @@ func joinPurgeBus(ctx context.Context, srv *edge.Server, cl *config.Cluster, log
 	urls := n.URLs
 	var embedded *purge.EmbeddedServer
 	if *n.Embedded {
-		es, err := purge.StartEmbedded(purge.EmbeddedConfig{Listen: n.Listen, StoreDir: n.StoreDir, Stream: n.Stream, Logger: logger})
+		// Another node on this machine may run it already: then join it
+		// at once instead of waiting for a server that cannot bind.
+		err := errors.New("address in use")
+		var es *purge.EmbeddedServer
+		if ln, lerr := net.Listen("tcp", n.Listen); lerr == nil {
+			ln.Close()
+			es, err = purge.StartEmbedded(purge.EmbeddedConfig{Listen: n.Listen, StoreDir: n.StoreDir, Stream: n.Stream, Logger: logger})
+		}
 		if err == nil {
 			embedded = es
 			urls = []string{es.ClientURL()}
