@@ -29,7 +29,7 @@ func EndpointsFor(cl *config.Cluster, regions []Region, token, originURL string)
 		return endpoints.Node{
 			Name:     n.Name,
 			Address:  n.Address,
-			Ports:    endpoints.Ports{HTTP: cl.Ports.HTTP, Admin: cl.Ports.Admin},
+			Ports:    nodePorts(cl),
 			AdminURL: "http://" + hostPort(n.Address, cl.Ports.Admin),
 		}
 	}
@@ -83,3 +83,12 @@ func (s *Sim) buildEndpoints() *endpoints.File {
 
 // formatLocation formats a location as "lat,lon".
 func formatLocation(l config.Location) string { return fmt.Sprintf("%.2f,%.2f", l.Lat, l.Lon) }
+
+// nodePorts are the ports every edge and shield listens on.
+func nodePorts(cl *config.Cluster) endpoints.Ports {
+	p := endpoints.Ports{HTTP: cl.Ports.HTTP, Admin: cl.Ports.Admin}
+	if cl.TLS.SelfSigned || len(cl.TLS.Certificates) > 0 || cl.TLS.ACME != nil {
+		p.HTTPS = cl.Ports.HTTPS
+	}
+	return p
+}

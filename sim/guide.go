@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"path/filepath"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -77,6 +78,13 @@ func (s *Sim) WriteSummary(w io.Writer, prog string) error {
 			fmt.Fprintf(&b, "  curl -s -o /dev/null -D - --interface %s --resolve %s:%d:%s 'http://%s:%d%s'\n", ra.ClientAddr(), site, p, ea, site, p, path)
 			fmt.Fprintf(&b, "  curl -s -o /dev/null -D - --interface %s --resolve %s:%d:%s 'http://%s:%d%s'\n", rb.ClientAddr(), site, p, eb, site, p, path)
 			fmt.Fprintf(&b, "  curl -si --interface %s --resolve %s:%d:%s http://%s:%d/\n", ra.ClientAddr(), site, p, ea, site, p)
+			if cl.TLS.SelfSigned {
+				hp := cl.Ports.HTTPS
+				ca := filepath.Join(cl.TLS.Dir, "ca.pem")
+				fmt.Fprintf(&b, "\nHTTPS and HTTP/3 on :%d (trust the development CA %s):\n", hp, ca)
+				fmt.Fprintf(&b, "  curl -s -o /dev/null -D - --cacert %s --resolve %s:%d:%s 'https://%s:%d%s'\n", ca, site, hp, ea, site, hp, path)
+				fmt.Fprintf(&b, "  %s loadtest --endpoints %s --proto h3 --ca %s --duration 10s\n", prog, s.opts.EndpointsPath(), ca)
+			}
 		}
 	}
 	for _, n := range s.Nodes() {

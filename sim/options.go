@@ -27,6 +27,11 @@ type Options struct {
 	// HTTPPort, AdminPort and DNSPort are the ports of the default
 	// topology (ignored with Cluster). Defaults 8080, 9090, 5353.
 	HTTPPort, AdminPort, DNSPort int
+	// TLS turns on HTTPS and HTTP/3 for the default topology, with
+	// certificates from a development CA made in WorkDir/tls.
+	TLS bool
+	// HTTPSPort is the edges' HTTPS (and HTTP/3) port with TLS. Default 8443.
+	HTTPSPort int
 	// NATSPort is the embedded purge bus's port in the default topology.
 	// Default 4222.
 	NATSPort int
@@ -86,6 +91,9 @@ func (o *Options) applyDefaults() {
 	}
 	if o.DNSPort == 0 {
 		o.DNSPort = DefaultDNSPort
+	}
+	if o.HTTPSPort == 0 {
+		o.HTTPSPort = 8443
 	}
 	if o.NATSPort == 0 {
 		o.NATSPort = DefaultNATSPort

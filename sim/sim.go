@@ -521,6 +521,15 @@ func (s *Sim) prepareEdge(n *node) (<-chan struct{}, func(context.Context) error
 	if err != nil {
 		return nil, nil, err
 	}
+	if info, err := s.cl.FindNode(n.info.Name); err == nil {
+		ts, err := edge.ClusterTLS(s.cl, info, s.log)
+		if err != nil {
+			return nil, nil, err
+		}
+		if ts != nil {
+			cfg.TLSConfig, cfg.WrapHTTP = ts.Config, ts.WrapHTTP
+		}
+	}
 	for i, u := range cfg.Shields {
 		if r, ok := s.links[n.info.Name+"\x00"+u.URL]; ok {
 			cfg.Shields[i].URL = r

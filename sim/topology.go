@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"time"
 
 	"github.com/selfcdn/cdn/config"
@@ -117,7 +118,7 @@ func DefaultCluster(opts Options) *config.Cluster {
 				{Name: "shield-2", Address: "127.0.10.2"},
 			},
 		},
-		Ports: config.Ports{HTTP: opts.HTTPPort, Admin: opts.AdminPort},
+		Ports: config.Ports{HTTP: opts.HTTPPort, HTTPS: opts.HTTPSPort, Admin: opts.AdminPort},
 		Cache: config.Cache{Memory: 64 << 20, MaxMemoryObject: 16 << 20},
 		GeoDNS: config.GeoDNS{
 			Nodes:  []config.Node{{Name: GeoDNSName, Address: GeoDNSAddress}},
@@ -129,6 +130,14 @@ func DefaultCluster(opts Options) *config.Cluster {
 		Purge: config.Purge{
 			NATS: config.NATS{Listen: fmt.Sprintf("127.0.0.1:%d", opts.NATSPort)},
 		},
+	}
+	if opts.TLS {
+		cl.TLS.SelfSigned = true
+		cl.TLS.Dir = filepath.Join(opts.WorkDir, "tls")
+	}
+	if opts.TLS {
+		cl.TLS.SelfSigned = true
+		cl.TLS.Dir = filepath.Join(opts.WorkDir, "tls")
 	}
 	for i, p := range defaultPoPs {
 		pop := config.PoP{Name: p.name, Location: p.loc}

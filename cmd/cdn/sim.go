@@ -30,6 +30,8 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	workDir := fs.String("work-dir", sim.DefaultWorkDir(), "folder for the generated GeoIP database and the endpoints file")
 	endpointsPath := fs.String("endpoints", "", "where to write the endpoints file (default WORK-DIR/endpoints.json)")
 	geoip := fs.String("geoip", "", "GeoIP City database to use instead of generating one")
+	withTLS := fs.Bool("tls", false, "serve HTTPS and HTTP/3 on every edge with certificates from a development CA (in WORK-DIR/tls)")
+	httpsPort := fs.Int("https-port", 8443, "HTTPS and HTTP/3 port of every edge, with --tls")
 	latency := fs.Duration("latency", 0, "added round-trip time per 1000 km on edge→shield and →origin links, e.g. 20ms (0: none)")
 	accessLog := fs.Bool("access-log", false, "log every request of every edge and shield")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
@@ -39,7 +41,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *cfgPath != "" {
-		for _, f := range []string{"http-port", "admin-port", "dns-port", "nats-port", "print-config"} {
+		for _, f := range []string{"http-port", "admin-port", "dns-port", "nats-port", "print-config", "tls", "https-port"} {
 			if set[f] {
 				return usageError{fmt.Sprintf("--%s applies to the default topology; with --config the cluster file sets it", f)}
 			}
@@ -53,6 +55,8 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		AdminPort:     *adminPort,
 		DNSPort:       *dnsPort,
 		NATSPort:      *natsPort,
+		TLS:           *withTLS,
+		HTTPSPort:     *httpsPort,
 		WorkDir:       *workDir,
 		EndpointsFile: *endpointsPath,
 		GeoIP:         *geoip,
