@@ -22,7 +22,7 @@ func TestStatusString(t *testing.T) {
 		{"RFC9211-2.8-detail-string", Status{Cache: "edge-1", Fwd: FwdMiss, Detail: "max-age too low"}, `edge-1; fwd=miss; detail="max-age too low"`},
 		{"RFC8941-3.3.3-non-ascii-replaced", Status{Cache: "édge", Hit: true}, `"??dge"; hit`},
 		{"RFC8941-3.3.1-integer-clamped", Status{Cache: "e", Hit: true, TTL: ttl(1 << 62)}, "e; hit; ttl=999999999999999"},
-		{"brief-example-stale-stored", Status{Cache: "edge-1", Fwd: FwdStale, FwdStatus: 304, TTL: ttl(30), Stored: true}, "edge-1; fwd=stale; fwd-status=304; ttl=30; stored"},
+		{"example-stale-stored", Status{Cache: "edge-1", Fwd: FwdStale, FwdStatus: 304, TTL: ttl(30), Stored: true}, "edge-1; fwd=stale; fwd-status=304; ttl=30; stored"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
