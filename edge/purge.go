@@ -33,8 +33,9 @@ type PurgeOptions struct {
 // While the node is not in sync with the bus (starting, or cut off from
 // NATS), cached content is revalidated before use rather than served as
 // is, so a purge it may have missed cannot leave old content in service.
-// Call it before Run; the returned func runs the consumer until ctx ends.
-func (s *Server) AttachPurge(o PurgeOptions) (func(ctx context.Context) error, error) {
+// Call it before Run, which then runs the consumer for as long as the
+// node runs.
+func (s *Server) AttachPurge(o PurgeOptions) error {
 	if o.Logger == nil {
 		o.Logger = s.log
 	}
@@ -53,7 +54,7 @@ func (s *Server) AttachPurge(o PurgeOptions) (func(ctx context.Context) error, e
 		Now:        s.cfg.Now,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	api, err := purge.NewAPI(purge.APIConfig{
 		Token:      o.Token,
@@ -68,16 +69,21 @@ func (s *Server) AttachPurge(o PurgeOptions) (func(ctx context.Context) error, e
 		Now:        s.cfg.Now,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.HandleAdmin("/purge", api)
 	s.HandleAdmin("/purge/", api)
 	synced := node.Synced
 	s.purgeSynced.Store(&synced)
-	return func(ctx context.Context) error {
+	s.mu.Lock()
+	s.background = append(s.background, func(ctx context.Context) {
 		defer api.Close()
-		return node.Run(ctx)
-	}, nil
+		if err := node.Run(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("purge consumer stopped", "err", err)
+		}
+	})
+	s.mu.Unlock()
+	return nil
 }
 
 // HandleAdmin adds a handler to the admin listener. Call it before Run.

@@ -37,11 +37,9 @@ func purgeTiers(t *testing.T, o *testOrigin, attach map[string]bool) (edges, shi
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		if attach[cfg.Name] {
-			run, err := srv.AttachPurge(PurgeOptions{URLs: []string{ns.ClientURL()}, Token: "secret", Timeout: 5 * time.Second})
-			if err != nil {
+			if err := srv.AttachPurge(PurgeOptions{URLs: []string{ns.ClientURL()}, Token: "secret", Timeout: 5 * time.Second}); err != nil {
 				t.Fatal(err)
 			}
-			go run(ctx)
 		}
 		go func() { srv.Run(ctx); close(done) }()
 		<-srv.Ready()
@@ -239,13 +237,11 @@ func TestPurgeSurvivesRestartWithDisk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		run, err := srv.AttachPurge(PurgeOptions{URLs: []string{ns.ClientURL()}, Token: "secret"})
-		if err != nil {
+		if err := srv.AttachPurge(PurgeOptions{URLs: []string{ns.ClientURL()}, Token: "secret"}); err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{}, 2)
-		go func() { run(ctx); done <- struct{}{} }()
+		done := make(chan struct{}, 1)
 		go func() { srv.Run(ctx); done <- struct{}{} }()
 		<-srv.Ready()
 		deadline := time.Now().Add(10 * time.Second)
@@ -256,7 +252,7 @@ func TestPurgeSurvivesRestartWithDisk(t *testing.T) {
 			t.Fatal("node never caught up with the purge log")
 		}
 		return &testEdge{Server: srv, URL: "http://" + srv.Addr("http").String(), clock: o.clock},
-			func() { cancel(); <-done; <-done }
+			func() { cancel(); <-done }
 	}
 	e, stop := start()
 	p := uniq(t)
@@ -278,14 +274,13 @@ func TestPurgeSurvivesRestartWithDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runOther, err := other.AttachPurge(PurgeOptions{URLs: []string{ns.ClientURL()}, Token: "secret"})
-	if err != nil {
+	if err := other.AttachPurge(PurgeOptions{URLs: []string{ns.ClientURL()}, Token: "secret"}); err != nil {
 		t.Fatal(err)
 	}
 	octx, ocancel := context.WithCancel(context.Background())
-	defer ocancel()
-	go runOther(octx)
-	go other.Run(octx)
+	odone := make(chan struct{})
+	defer func() { ocancel(); <-odone }()
+	go func() { other.Run(octx); close(odone) }()
 	<-other.Ready()
 	for deadline := time.Now().Add(10 * time.Second); !other.synced() && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)

@@ -57,6 +57,7 @@ type Server struct {
 	compressing singleflight.Group // builds each compressed variant once
 
 	adminExtra  map[string]http.Handler     // guarded by mu; added before Run
+	background  []func(ctx context.Context) // guarded by mu; run by Run until shutdown
 	purgeSynced atomic.Pointer[func() bool] // set by AttachPurge
 	h3          *http3.Server
 	altSvc      string // Alt-Svc value advertising HTTP/3, set before serving

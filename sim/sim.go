@@ -556,31 +556,16 @@ func (s *Sim) prepareEdge(n *node) (<-chan struct{}, func(context.Context) error
 	if len(s.natsURLs) == 0 {
 		return srv.Ready(), srv.Run, nil
 	}
-	runPurge, err := srv.AttachPurge(edge.PurgeOptions{
+	if err := srv.AttachPurge(edge.PurgeOptions{
 		URLs:    s.natsURLs,
 		Stream:  s.cl.Purge.NATS.Stream,
 		Token:   s.token,
 		Timeout: s.cl.Purge.Timeout.D(),
 		Logger:  s.log.With("node", n.info.Name),
-	})
-	if err != nil {
+	}); err != nil {
 		return nil, nil, err
 	}
-	run := func(ctx context.Context) error {
-		pctx, cancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			if err := runPurge(pctx); err != nil && pctx.Err() == nil {
-				s.log.Error("purge consumer stopped", "node", n.info.Name, "err", err)
-			}
-		}()
-		err := srv.Run(ctx)
-		cancel()
-		<-done
-		return err
-	}
-	return srv.Ready(), run, nil
+	return srv.Ready(), srv.Run, nil
 }
 
 // prepareGeoDNS builds a GeoDNS node from the cluster file, with an admin

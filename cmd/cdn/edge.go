@@ -164,7 +164,7 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	if clusterFile != nil {
-		stop, err := joinPurgeBus(ctx, srv, clusterFile, logger)
+		stop, err := joinPurgeBus(srv, clusterFile, logger)
 		if err != nil {
 			return err
 		}
@@ -233,7 +233,10 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 // purge.nats.embedded (a single machine), the first node to start runs the
 // NATS server on purge.nats.listen and the others connect to it; a larger
 // deployment names a NATS cluster in purge.nats.urls.
-func joinPurgeBus(ctx context.Context, srv *edge.Server, cl *config.Cluster, logger *slog.Logger) (func(), error) {
+//
+// The node runs its purge consumer itself; the returned func stops the
+// embedded server, if this node runs it, after the node has stopped.
+func joinPurgeBus(srv *edge.Server, cl *config.Cluster, logger *slog.Logger) (func(), error) {
 	n := cl.Purge.NATS
 	urls := n.URLs
 	var embedded *purge.EmbeddedServer
@@ -255,32 +258,21 @@ func joinPurgeBus(ctx context.Context, srv *edge.Server, cl *config.Cluster, log
 			logger.Info("joining the purge bus another node runs", "url", urls[0], "reason", err)
 		}
 	}
-	run, err := srv.AttachPurge(edge.PurgeOptions{
+	err := srv.AttachPurge(edge.PurgeOptions{
 		URLs:    urls,
 		Stream:  n.Stream,
 		Token:   cl.AdminToken(),
 		Timeout: cl.Purge.Timeout.D(),
 		Logger:  logger,
 	})
-	if err != nil {
+	stop := func() {
 		if embedded != nil {
 			embedded.Shutdown()
 		}
+	}
+	if err != nil {
+		stop()
 		return nil, err
 	}
-	pctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := run(pctx); err != nil && pctx.Err() == nil {
-			logger.Error("purge consumer stopped", "err", err)
-		}
-	}()
-	return func() {
-		cancel()
-		<-done
-		if embedded != nil {
-			embedded.Shutdown()
-		}
-	}, nil
+	return stop, nil
 }
