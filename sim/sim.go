@@ -591,7 +591,7 @@ func (s *Sim) prepareGeoDNS(n *node) (<-chan struct{}, func(context.Context) err
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen admin on %s: %w", adminAddr, err)
 	}
-	hs := &http.Server{Handler: geoDNSAdmin(srv, reg), ReadHeaderTimeout: 5 * time.Second}
+	hs := &http.Server{Handler: geodns.AdminHandler(srv, reg), ReadHeaderTimeout: 5 * time.Second}
 	n.http = hs
 	run := func(ctx context.Context) error {
 		go hs.Serve(ln)

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/selfcdn/cdn/config"
 	"github.com/selfcdn/cdn/geodns"
@@ -61,18 +60,11 @@ func cmdGeoDNS(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		info, _ := cl.FindNode(*node)
 		adminAddr = net.JoinHostPort(info.Address, fmt.Sprint(cl.GeoDNS.Admin))
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		writeJSON(w, srv.HealthStatus())
-	})
 	ln, err := net.Listen("tcp", adminAddr)
 	if err != nil {
 		return fmt.Errorf("admin listener: %w", err)
 	}
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	hs := &http.Server{Handler: geodns.AdminHandler(srv, reg), ReadHeaderTimeout: 5 * time.Second}
 	go hs.Serve(ln)
 	defer hs.Close()
 
