@@ -80,31 +80,28 @@ func merge(old Rule, ok bool, r Rule) Rule {
 
 // PurgeKey adds a rule for one primary key (a URL).
 func (inv *Invalidations) PurgeKey(primary string, r Rule) {
-	inv.mu.Lock()
-	defer inv.mu.Unlock()
-	inv.init()
-	old, ok := inv.keys[primary]
-	inv.keys[primary] = merge(old, ok, r)
-	inv.pruneMap(inv.keys)
+	inv.add(func() map[string]Rule { return inv.keys }, primary, r)
 }
 
 // PurgeTag adds a rule for every object carrying tag.
 func (inv *Invalidations) PurgeTag(tag string, r Rule) {
-	inv.mu.Lock()
-	defer inv.mu.Unlock()
-	inv.init()
-	old, ok := inv.tags[tag]
-	inv.tags[tag] = merge(old, ok, r)
-	inv.pruneMap(inv.tags)
+	inv.add(func() map[string]Rule { return inv.tags }, tag, r)
 }
 
 // PurgeSite adds a rule for everything of a site.
 func (inv *Invalidations) PurgeSite(site string, r Rule) {
+	inv.add(func() map[string]Rule { return inv.sites }, site, r)
+}
+
+// add merges r into the rule for k in the map m returns (after init).
+func (inv *Invalidations) add(m func() map[string]Rule, k string, r Rule) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	inv.init()
-	old, ok := inv.sites[site]
-	inv.sites[site] = merge(old, ok, r)
+	rules := m()
+	old, ok := rules[k]
+	rules[k] = merge(old, ok, r)
+	inv.pruneMap(rules)
 }
 
 // PurgePrefix adds a rule for every primary key starting with prefix.

@@ -1,13 +1,9 @@
 package edge
 
 import (
-	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -58,50 +54,6 @@ func TestDiskTierLargeObjects(t *testing.T) {
 	}
 }
 
-// TestHelperDiskEdge runs a quick-mode edge with a disk tier in a child
-// process for the crash test.
-func TestHelperDiskEdge(t *testing.T) {
-	dir, origin := os.Getenv("EDGE_TEST_DISK_DIR"), os.Getenv("EDGE_TEST_DISK_ORIGIN")
-	if dir == "" {
-		t.Skip("helper process")
-	}
-	cfg := QuickConfig("edge-1", "127.0.0.1:0", origin)
-	cfg.DiskDir, cfg.DiskSize = dir, 256<<20
-	cfg.Memory, cfg.MaxMemoryObject = 4<<20, 16<<10
-	srv, err := New(cfg)
-	if err != nil {
-		fmt.Println("error", err)
-		os.Exit(1)
-	}
-	go func() {
-		<-srv.Ready()
-		fmt.Println("listening", srv.Addr("http"))
-	}()
-	srv.Run(context.Background())
-}
-
-func startDiskChild(t *testing.T, dir, origin string) (string, *exec.Cmd) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperDiskEdge$")
-	cmd.Env = append(os.Environ(), "EDGE_TEST_DISK_DIR="+dir, "EDGE_TEST_DISK_ORIGIN="+origin)
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	sc := bufio.NewScanner(out)
-	deadline := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
-	defer deadline.Stop()
-	for sc.Scan() {
-		if addr, ok := strings.CutPrefix(sc.Text(), "listening "); ok {
-			go io.Copy(io.Discard, out)
-			return "http://" + addr, cmd
-		}
-	}
-	t.Fatal("disk edge child did not start")
-	return "", nil
-}
-
 // kill -9 in the middle of writes never leads to a truncated or corrupt
 // body being served later; objects cached before the crash are hits after
 // the restart, and startup does not wait for the disk index.
@@ -114,7 +66,8 @@ func TestDiskTierSurvivesSIGKILL(t *testing.T) {
 	}
 	o := startOrigin(t)
 	dir := filepath.Join(t.TempDir(), "disk")
-	u, cmd := startDiskChild(t, dir, o.URL)
+	child := []string{"EDGE_TEST_CHILD=disk", "EDGE_TEST_DISK_DIR=" + dir, "EDGE_TEST_ORIGIN=" + o.URL}
+	u, cmd := startChild(t, child...)
 	base := uniq(t)
 	client := &http.Client{Timeout: 20 * time.Second}
 	fetch := func(u string) (result, error) {
@@ -152,7 +105,7 @@ func TestDiskTierSurvivesSIGKILL(t *testing.T) {
 	wg.Wait()
 
 	start := time.Now()
-	u2, _ := startDiskChild(t, dir, o.URL)
+	u2, _ := startChild(t, child...)
 	t.Logf("restarted and listening after %v", time.Since(start))
 	hits := 0
 	before := o.count("")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -19,21 +20,28 @@ import (
 // TestMain lets the test binary run a shield in a child process, so tests
 // can kill a real process with SIGKILL.
 func TestMain(m *testing.M) {
-	if origin := os.Getenv("EDGE_TEST_SHIELD_ORIGIN"); origin != "" {
-		runChildShield(origin)
-		return
+	origin := os.Getenv("EDGE_TEST_ORIGIN")
+	switch os.Getenv("EDGE_TEST_CHILD") {
+	case "shield":
+		runChild(Config{
+			Name:    os.Getenv("EDGE_TEST_NAME"),
+			Role:    RoleShield,
+			Listen:  "127.0.0.1:0",
+			Sites:   []Site{{Host: "assets.example.com", Origin: "main"}},
+			Origins: map[string]Pool{"main": {Servers: []Upstream{{URL: origin}}}},
+		})
+	case "disk":
+		cfg := QuickConfig("edge-1", "127.0.0.1:0", origin)
+		cfg.DiskDir, cfg.DiskSize = os.Getenv("EDGE_TEST_DISK_DIR"), 256<<20
+		cfg.Memory, cfg.MaxMemoryObject = 4<<20, 16<<10
+		runChild(cfg)
+	default:
+		os.Exit(m.Run())
 	}
-	os.Exit(m.Run())
 }
 
-func runChildShield(origin string) {
-	cfg := Config{
-		Name:    os.Getenv("EDGE_TEST_SHIELD_NAME"),
-		Role:    RoleShield,
-		Listen:  "127.0.0.1:0",
-		Sites:   []Site{{Host: "assets.example.com", Origin: "main"}},
-		Origins: map[string]Pool{"main": {Servers: []Upstream{{URL: origin}}}},
-	}
+// runChild runs a node in this (child) process and prints its address.
+func runChild(cfg Config) {
 	srv, err := New(cfg)
 	if err != nil {
 		fmt.Println("error", err)
@@ -46,12 +54,12 @@ func runChildShield(origin string) {
 	srv.Run(context.Background())
 }
 
-// startChildShield runs a shield as a separate process and returns its URL
-// and the process.
-func startChildShield(t *testing.T, name, origin string) (string, *os.Process) {
+// startChild runs a node as a separate process (the test binary, told by
+// env which node to be) and returns its URL and the process.
+func startChild(t *testing.T, env ...string) (string, *exec.Cmd) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "EDGE_TEST_SHIELD_ORIGIN="+origin, "EDGE_TEST_SHIELD_NAME="+name)
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +71,7 @@ func startChildShield(t *testing.T, name, origin string) (string, *os.Process) {
 	lines := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
-		for sc.Scan() {
+		if sc.Scan() {
 			lines <- sc.Text()
 		}
 		close(lines)
@@ -74,9 +82,10 @@ func startChildShield(t *testing.T, name, origin string) (string, *os.Process) {
 		if !ok {
 			t.Fatalf("child shield: %s", l)
 		}
-		return "http://" + addr, cmd.Process
+		go io.Copy(io.Discard, out)
+		return "http://" + addr, cmd
 	case <-time.After(20 * time.Second):
-		t.Fatal("child shield did not start")
+		t.Fatal("child node did not start")
 	}
 	return "", nil
 }
@@ -130,8 +139,8 @@ func TestShieldProcessSIGKILL(t *testing.T) {
 		t.Skip("starts child processes")
 	}
 	o := startOrigin(t)
-	u1, p1 := startChildShield(t, "shield-1", o.URL)
-	u2, _ := startChildShield(t, "shield-2", o.URL)
+	u1, c1 := startChild(t, "EDGE_TEST_CHILD=shield", "EDGE_TEST_NAME=shield-1", "EDGE_TEST_ORIGIN="+o.URL)
+	u2, _ := startChild(t, "EDGE_TEST_CHILD=shield", "EDGE_TEST_NAME=shield-2", "EDGE_TEST_ORIGIN="+o.URL)
 	site := []Site{{Host: "assets.example.com", Origin: "main"}}
 	origins := map[string]Pool{"main": {Servers: []Upstream{{URL: o.URL}}}}
 	ups := []Upstream{{Name: "shield-1", URL: u1}, {Name: "shield-2", URL: u2}}
@@ -144,7 +153,7 @@ func TestShieldProcessSIGKILL(t *testing.T) {
 	stop := make(chan struct{})
 	wg := runLoad(t, edges, stop, &ok, &failed, &firstErr)
 	waitCount(&ok, 60, 20*time.Second)
-	if err := p1.Signal(syscall.SIGKILL); err != nil {
+	if err := c1.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	waitCount(&ok, ok.Load()+200, 30*time.Second)
