@@ -44,34 +44,19 @@ func ParseCacheStatus(v string) (cs CacheStatus, ok bool) {
 }
 
 // splitList splits an RFC 8941 list on commas outside quoted strings.
-func splitList(v string) []string {
-	var out []string
-	inQuote, esc := false, false
-	start := 0
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case esc:
-			esc = false
-		case inQuote && c == '\\':
-			esc = true
-		case c == '"':
-			inQuote = !inQuote
-		case c == ',' && !inQuote:
-			out = append(out, v[start:i])
-			start = i + 1
-		}
-	}
-	return append(out, v[start:])
-}
+func splitList(v string) []string { return splitOutsideQuotes(v, ',') }
 
 // splitParams splits a list member on semicolons outside quoted strings.
-func splitParams(m string) []string {
+func splitParams(m string) []string { return splitOutsideQuotes(m, ';') }
+
+// splitOutsideQuotes splits s on sep where sep is not inside an RFC 8941
+// quoted string (backslash escapes honoured).
+func splitOutsideQuotes(s string, sep byte) []string {
 	var out []string
 	inQuote, esc := false, false
 	start := 0
-	for i := 0; i < len(m); i++ {
-		c := m[i]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
 		switch {
 		case esc:
 			esc = false
@@ -79,12 +64,12 @@ func splitParams(m string) []string {
 			esc = true
 		case c == '"':
 			inQuote = !inQuote
-		case c == ';' && !inQuote:
-			out = append(out, m[start:i])
+		case c == sep && !inQuote:
+			out = append(out, s[start:i])
 			start = i + 1
 		}
 	}
-	return append(out, m[start:])
+	return append(out, s[start:])
 }
 
 func parseMember(m string) CacheStatus {
