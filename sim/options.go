@@ -118,7 +118,7 @@ func (o *Options) Validate() error {
 	for _, p := range []struct {
 		name string
 		v    int
-	}{{"HTTPPort", o.HTTPPort}, {"AdminPort", o.AdminPort}, {"DNSPort", o.DNSPort}, {"NATSPort", o.NATSPort}} {
+	}{{"HTTPPort", o.HTTPPort}, {"AdminPort", o.AdminPort}, {"DNSPort", o.DNSPort}, {"NATSPort", o.NATSPort}, {"HTTPSPort", o.HTTPSPort}} {
 		if p.v < 0 || p.v > 65535 {
 			errs = append(errs, fmt.Errorf("%s: must be a port number 1-65535, got %d", p.name, p.v))
 		}

@@ -47,6 +47,9 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			}
 		}
 	}
+	if set["https-port"] && !*withTLS {
+		return usageError{"--https-port goes with --tls"}
+	}
 	if *clientNets != "" && *writeGeoIP == "" {
 		return usageError{"--client-networks goes with --write-geoip"}
 	}
