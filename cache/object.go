@@ -39,6 +39,13 @@ type Head struct {
 	Origin time.Time
 }
 
+// Clone returns a copy of h without its derived data, to be changed and
+// published as a new head.
+func (h *Head) Clone() *Head {
+	return &Head{Status: h.Status, Header: h.Header, RequestTime: h.RequestTime, ResponseTime: h.ResponseTime,
+		InitialAge: h.InitialAge, Lifetime: h.Lifetime, Heuristic: h.Heuristic, Origin: h.Origin}
+}
+
 // Extra returns the value stored by SetExtra, or nil.
 func (h *Head) Extra() any { return h.extra.Load() }
 

@@ -96,6 +96,24 @@ type Config struct {
 	// this long (then a shield's body resumes from the next shield).
 	// Default 30s.
 	BodyIdleTimeout time.Duration
+	// FetchTimeout bounds one upstream fetch from request to the body's
+	// last byte, so a slow-drip upstream cannot hold a flight (and the
+	// clients waiting on it) forever. Default 10m.
+	FetchTimeout time.Duration
+	// StreamWindow is what a body that is not stored may buffer ahead of
+	// its slowest reader; the upstream is read no faster than that.
+	// Default 256 KiB.
+	StreamWindow int64
+	// MaxFetchesPerConn bounds the upstream fetches one client connection
+	// may have in progress; further misses on it wait. Default 32.
+	MaxFetchesPerConn int
+	// MaxAbandonedPerConn closes a client connection after it has given
+	// up this many requests whose fetches it started (HTTP/2 rapid reset).
+	// Default 100; negative disables.
+	MaxAbandonedPerConn int
+	// H2MaxStreams bounds concurrent HTTP/2 streams per connection.
+	// Default 128.
+	H2MaxStreams int
 	// MaxIdlePerHost is the keep-alive pool per upstream. Default 256.
 	MaxIdlePerHost int
 	// Retries is how many further upstreams an idempotent request tries.
@@ -197,6 +215,21 @@ func (c *Config) applyDefaults() {
 	}
 	if c.MaxIdlePerHost == 0 {
 		c.MaxIdlePerHost = 256
+	}
+	if c.FetchTimeout == 0 {
+		c.FetchTimeout = 10 * time.Minute
+	}
+	if c.StreamWindow == 0 {
+		c.StreamWindow = 256 << 10
+	}
+	if c.MaxFetchesPerConn == 0 {
+		c.MaxFetchesPerConn = 32
+	}
+	if c.MaxAbandonedPerConn == 0 {
+		c.MaxAbandonedPerConn = 100
+	}
+	if c.H2MaxStreams == 0 {
+		c.H2MaxStreams = 128
 	}
 	if c.Retries == 0 {
 		c.Retries = 2

@@ -62,13 +62,13 @@ func (s *Server) fetch(ctx context.Context, set *upstreamSet, st *site, primary 
 }
 
 // lead performs a flight: the upstream request, the decision to store,
-// and the pump that fills the body for every waiter. It runs detached from
-// any one client, so a leader that goes away does not fail its followers.
-//
-// The caller has acquired a reference on f for the pump; lead releases it.
+// pass or stream, and the pump that fills the body for every waiter. It
+// runs detached from any one client, so a leader that goes away does not
+// fail its followers, and it is the one owner of the upstream response:
+// the body is closed here, once, when the pump ends.
 func (s *Server) lead(f *flight, r *http.Request, st *site, key, primary string, stale *cache.Object, collapse bool) {
-	defer f.release()
-	ctx := s.baseCtx
+	defer f.pumpDone()
+	ctx := f.ctx
 	out := s.outgoing(r, st, http.MethodGet)
 	// The cache fetches whole objects: client validators and ranges are
 	// answered here, from the stored response.
@@ -95,98 +95,74 @@ func (s *Server) lead(f *flight, r *http.Request, st *site, key, primary string,
 		return
 	}
 	resp := ft.resp
+	defer func() { resp.Body.Close() }() // resp may be replaced by a resumed body
 
 	// Revalidation answered 304: refresh the stored head (RFC 9111 §4.3.4).
 	if stale != nil && resp.StatusCode == http.StatusNotModified {
-		resp.Body.Close()
 		old := stale.Head()
 		if httpcache.NotModifiedMatches(http.Header(old.Header), resp.Header) {
 			merged := httpcache.MergeNotModified(http.Header(old.Header), resp.Header)
 			nh := s.newHead(old.Status, merged, ft.requestTime, ft.responseTime, st, ft.originTime)
-			stale.SetHead(nh)
-			if s.disk != nil {
-				s.disk.UpdateHead(stale.Key, nh)
-			}
-			finish(flightResult{kind: resObject, obj: stale, size: stale.Size(), stored: true, fwdStatus: http.StatusNotModified})
+			s.store.UpdateHead(stale, nh)
+			finish(flightResult{kind: resShared, obj: stale, size: stale.Size(), stored: true, fwdStatus: http.StatusNotModified})
 			return
 		}
 		// A 304 that does not match what we hold: drop our copy.
-		s.mem.Del(stale.Key)
+		s.store.Remove(stale.Key)
 		finish(flightResult{kind: resError, status: http.StatusBadGateway, err: errors.New("upstream 304 did not match the stored response")})
 		return
 	}
 	if stale != nil && resp.StatusCode >= 500 {
-		resp.Body.Close()
 		finish(flightResult{kind: resError, status: resp.StatusCode, err: fmt.Errorf("upstream answered %d", resp.StatusCode)})
 		return
 	}
 
+	// The one decision: store (in memory or on disk, or stream through
+	// when it turns out not to fit), or pass to one client.
 	ok, reason := httpcache.Storable(http.MethodGet, r.Header, resp.StatusCode, resp.Header, st.Policy)
-	var fields []string
-	if ok {
-		fields, _ = httpcache.VaryFields(resp.Header)
+	if !ok {
+		if collapse && responseReason(reason) {
+			s.store.SetPass(primary, passTTL)
+		}
+		s.store.NotStored(reason)
+		fl := s.store.Stream(resp.ContentLength)
+		obj := cache.NewObject(key, primary, &cache.Head{Status: resp.StatusCode, Header: textproto.MIMEHeader(resp.Header)}, nil)
+		finish(flightResult{kind: resPass, obj: obj, fill: fl, size: resp.ContentLength, fwdStatus: resp.StatusCode})
+		if s.pumpInto(ctx, fl, ft, &resp, set, primary, r, out) {
+			fl.Finish(nil)
+		}
+		return
 	}
+	fields, _ := httpcache.VaryFields(resp.Header)
 	varyVals := varyValues(fields, r.Header)
 	objKey := key
 	if len(fields) > 0 {
 		objKey = cache.VariantKey(primary, fields, varyVals)
 	}
-	// Where the body goes: memory for objects that fit there, the disk
-	// tier's file for larger ones and bodies of unknown length.
 	cl := resp.ContentLength
-	var fl *fill
-	if ok {
-		if s.disk != nil && (cl > s.cfg.MaxMemoryObject || cl < 0) && cl <= s.cfg.DiskMaxObject {
-			w, err := s.disk.CreateSized(objKey, cl)
-			if err == nil {
-				fl = newDiskFill(w, cl)
-				// Readers keep the file open after the commit until the
-				// last of them is done, even if it is evicted meanwhile.
-				f.onLast(w.Close)
-			} else {
-				s.log.Debug("disk tier refused an object", "key", objKey, "err", err)
-			}
-		}
-		if fl == nil {
-			if cl > s.cfg.MaxMemoryObject || (cl < 0 && s.disk != nil) {
-				ok, reason = false, "too-large"
-			} else {
-				fl = newFill(cl)
-			}
-		}
-	}
-	if !ok {
-		if collapse && responseReason(reason) {
-			s.mem.SetTTL(&cache.Object{Key: primary, Primary: primary, Pass: true}, passTTL)
-		}
-		s.metrics.notStored.WithLabelValues(reason).Inc()
-		obj := cache.NewObject(key, primary, &cache.Head{Status: resp.StatusCode, Header: textproto.MIMEHeader(resp.Header)}, &respBody{resp: resp})
-		res := flightResult{kind: resPass, obj: obj, size: resp.ContentLength, fwdStatus: resp.StatusCode}
-		f.publish(res)
+	fl := s.store.Admit(objKey, cl, func(string) {
+		// Too large after all: later requests must not join a body that
+		// is no longer kept, and without readers the fetch stops.
 		if collapse {
 			s.flights.forget(key, f)
 		}
-		return
-	}
+		f.stopped()
+	})
 	stored := httpcache.StoredHeader(resp.Header, st.Policy)
 	head := s.newHead(resp.StatusCode, stored, ft.requestTime, ft.responseTime, st, ft.originTime)
 	obj := cache.NewObject(objKey, primary, head, nil)
 	obj.Site = st.Host
 	obj.Tags = surrogateKeys(resp.Header)
-	res := flightResult{kind: resObject, obj: obj, fill: fl, size: resp.ContentLength, stored: true, fwdStatus: resp.StatusCode}
+	res := flightResult{kind: resShared, obj: obj, fill: fl, size: cl, stored: cl >= 0 && fl.Storing(), fwdStatus: resp.StatusCode}
 	if len(fields) > 0 {
 		res.varyFields, res.varyValues = fields, varyVals
 	}
 	f.publish(res)
+	if !fl.Storing() && collapse {
+		s.flights.forget(key, f)
+	}
 
-	n, err := s.pump(ctx, fl, ft, set, st, primary, r, out)
-	if err != nil {
-		// Never store (or let anyone finish reading) a truncated body.
-		fl.finish(fmt.Errorf("upstream body: %w", err))
-		if fl.w != nil {
-			fl.w.Abort()
-		}
-		s.log.Warn("upstream body failed", "key", objKey, "bytes", n, "err", err)
+	if !s.pumpInto(ctx, fl, ft, &resp, set, primary, r, out) {
 		if collapse {
 			s.flights.forget(key, f)
 		}
@@ -197,91 +173,62 @@ func (s *Server) lead(f *flight, r *http.Request, st *site, key, primary string,
 	var marker *cache.Object
 	if len(fields) > 0 {
 		marker = &cache.Object{Key: primary, Primary: primary, VaryFields: fields}
-		s.mem.Set(marker)
 	}
-	purged := s.inv.Check(primary, st.Host, obj.Tags, head.Origin) == cache.Purged
-	var final *cache.Object
-	switch {
-	case fl.w != nil:
-		final = cache.NewObject(objKey, primary, head, nil)
-		final.Site, final.Tags = obj.Site, obj.Tags
-		if purged {
-			fl.w.Abort()
-		} else if err := fl.w.CommitOpen(final); err != nil {
-			s.log.Warn("disk tier could not store an object", "key", objKey, "err", err)
-		} else {
-			s.metrics.stored.Inc()
-			if marker != nil {
-				s.disk.SetMarker(marker)
-			}
-		}
-		final = nil // nothing to write through: it is on disk already
-	case !purged:
-		final = cache.NewObject(objKey, primary, head, cache.Bytes(fl.bytes()))
-		final.Site, final.Tags = obj.Site, obj.Tags
-		if s.mem.Set(final) {
-			s.metrics.stored.Inc()
-		}
-		// Ristretto applies new keys asynchronously: wait until the set
-		// is visible, so a request arriving after the flight ends finds
-		// the object instead of starting a new fetch.
-		s.mem.Wait()
-	}
+	final := cache.NewObject(objKey, primary, head, nil)
+	final.Site, final.Tags = obj.Site, obj.Tags
+	mode := fl.Mode()
+	committed := mode != cache.FillStream && s.store.Commit(fl, final, marker)
 	if collapse {
 		s.flights.forget(key, f)
 	}
-	fl.finish(nil)
-	if final != nil && s.disk != nil && n <= s.cfg.DiskMaxObject {
-		// Write through, so the object survives a restart.
-		s.writeThrough(final, marker)
+	fl.Finish(nil)
+	if committed && mode == cache.FillMemory {
+		// Write through, so the object survives a restart; clients have
+		// their response already.
+		s.store.WriteThrough(s.baseCtx, final, marker)
 	}
 }
 
-// writeThrough copies a memory object to the disk tier.
-func (s *Server) writeThrough(o *cache.Object, marker *cache.Object) {
-	b, ok := o.Body.(cache.Bytes)
-	if !ok {
-		return
+// pumpInto copies the upstream body into fl and finishes fl when the body
+// fails; it reports whether the body arrived whole. *resp is replaced when
+// the body is resumed from another shield, so the caller closes the last
+// one.
+func (s *Server) pumpInto(ctx context.Context, fl *cache.Fill, ft *fetched, resp **http.Response, set *upstreamSet, primary string, r, out *http.Request) bool {
+	n, err := s.pump(ctx, fl, ft, resp, set, primary, r, out)
+	if err == nil {
+		return true
 	}
-	if !s.disk.Ready() {
-		// Just started: the disk index is being rebuilt. This runs after
-		// every client has its response, so waiting a little costs nobody.
-		ctx, cancel := context.WithTimeout(s.baseCtx, 10*time.Second)
-		err := s.disk.WaitReady(ctx)
-		cancel()
-		if err != nil {
-			return
-		}
+	// Never store (or let anyone finish reading) a truncated body.
+	fl.Finish(fmt.Errorf("upstream body: %w", err))
+	if ctx.Err() != nil && errors.Is(ctx.Err(), context.Canceled) {
+		s.log.Debug("upstream fetch cancelled: no client left", "key", primary, "bytes", n)
+		return false
 	}
-	w, err := s.disk.CreateSized(o.Key, int64(len(b)))
-	if err != nil {
-		return // full or degraded: memory only
-	}
-	if _, err := w.Write(b); err != nil {
-		w.Abort()
-		return
-	}
-	if err := w.Commit(o); err != nil {
-		return
-	}
-	if marker != nil {
-		s.disk.SetMarker(marker)
-	}
+	s.log.Warn("upstream body failed", "key", primary, "bytes", n, "err", err)
+	return false
 }
+
+// fillWriter writes into a fill under the flight's context, so a full
+// stream window gives way when the flight is cancelled.
+type fillWriter struct {
+	ctx context.Context
+	f   *cache.Fill
+}
+
+func (w fillWriter) Write(p []byte) (int, error) { return w.f.WriteContext(w.ctx, p) }
 
 // pump copies the upstream body into the fill. When a shield fails in the
 // middle of a body, the rest is fetched from the next shield in the key's
 // order with a Range request validated by If-Range, so a shield lost under
 // load costs clients nothing.
-func (s *Server) pump(ctx context.Context, fl *fill, ft *fetched, set *upstreamSet, st *site, primary string, r, out *http.Request) (int64, error) {
-	resp := ft.resp
+func (s *Server) pump(ctx context.Context, fl *cache.Fill, ft *fetched, respp **http.Response, set *upstreamSet, primary string, r, out *http.Request) (int64, error) {
+	resp := *respp
 	want := resp.ContentLength
 	etag := resp.Header.Get("ETag")
 	var n int64
 	failed := []*lb.Backend{ft.backend}
 	for {
-		m, err := io.Copy(fl, resp.Body)
-		resp.Body.Close()
+		m, err := io.Copy(fillWriter{ctx, fl}, resp.Body)
 		n += m
 		if err == nil && want >= 0 && n != want {
 			err = io.ErrUnexpectedEOF
@@ -319,7 +266,13 @@ func (s *Server) pump(ctx context.Context, fl *fill, ft *fetched, set *upstreamS
 			next.Body.Close()
 			return n, err
 		}
+		if ctx.Err() != nil {
+			next.Body.Close()
+			return n, ctx.Err()
+		}
+		resp.Body.Close()
 		resp = next
+		*respp = next
 		s.metrics.resumed.Inc()
 	}
 }

@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/textproto"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/selfcdn/cdn/cache"
@@ -133,124 +131,6 @@ func (s *Server) primaryKey(r *http.Request, st *site) string {
 	return cache.PrimaryKey(s.scheme(r), host, r.URL.EscapedPath(), r.URL.RawQuery, st.Key)
 }
 
-// lookup finds a usable stored object for r: through a Vary marker to the
-// variant, with purge rules applied. It returns the variant key to use for
-// a fetch, and whether the URL is known but not this variant.
-func (s *Server) lookup(r *http.Request, primary string) (obj *cache.Object, verdict cache.Verdict, key string, varyMiss bool, pass bool) {
-	key = primary
-	o, ok := s.get(primary)
-	if ok && o.Pass {
-		return nil, cache.Valid, key, false, true
-	}
-	if ok && o.VaryFields != nil {
-		key = cache.VariantKey(primary, o.VaryFields, varyValues(o.VaryFields, r.Header))
-		o, ok = s.get(key)
-		if !ok {
-			return nil, cache.Valid, key, true, false
-		}
-	}
-	if !ok || o.Body == nil {
-		return nil, cache.Valid, key, false, false
-	}
-	v := s.inv.CheckObject(o)
-	if v == cache.Valid && !s.synced() {
-		// Possibly behind on purges: revalidate before use.
-		v = cache.Stale
-	}
-	if v == cache.Purged {
-		s.remove(o.Key)
-		return nil, v, key, false, false
-	}
-	return o, v, key, false, false
-}
-
-// promoteMax is the largest disk object copied into the memory tier on a
-// hit (larger ones are sent from disk, with sendfile where possible).
-const promoteMax = 1 << 20
-
-// get looks key up in memory, then on disk. Small disk objects are
-// promoted into memory; a disk body that cannot be read is a miss.
-func (s *Server) get(key string) (*cache.Object, bool) {
-	if o, ok := s.mem.Get(key); ok {
-		return o, true
-	}
-	if s.disk == nil {
-		return nil, false
-	}
-	o, ok := s.disk.Get(key)
-	if !ok {
-		return nil, false
-	}
-	if o.Body == nil {
-		s.mem.Set(o) // a marker
-		return o, true
-	}
-	// Open now, so an entry evicted between lookup and serving is a miss
-	// rather than a response cut short after its headers.
-	rc, err := o.Body.Open(0)
-	if err != nil {
-		return nil, false
-	}
-	if size := o.Size(); size <= promoteMax && s.mem.Fits(size) {
-		b := make([]byte, size)
-		_, err = io.ReadFull(rc, b)
-		rc.Close()
-		if err != nil {
-			// Corrupt or gone: the disk tier has dropped it; a miss.
-			return nil, false
-		}
-		m := cache.NewObject(o.Key, o.Primary, o.Head(), cache.Bytes(b))
-		m.Site, m.Tags = o.Site, o.Tags
-		s.mem.Set(m)
-		return m, true
-	}
-	d := cache.NewObject(o.Key, o.Primary, o.Head(), &openedBody{Body: o.Body, first: rc})
-	d.Site, d.Tags, d.VaryFields = o.Site, o.Tags, o.VaryFields
-	return d, true
-}
-
-// openedBody is a disk body already opened at offset 0 during lookup;
-// the first Open(0) hands out that reader. The request that looked it up
-// closes it with closeUnused if nobody took it (HEAD, 304, ranges).
-type openedBody struct {
-	cache.Body
-	mu    sync.Mutex
-	first io.ReadCloser
-}
-
-func (b *openedBody) Open(off int64) (io.ReadCloser, error) {
-	b.mu.Lock()
-	first := b.first
-	b.first = nil
-	b.mu.Unlock()
-	if first != nil {
-		if off == 0 {
-			return first, nil
-		}
-		first.Close()
-	}
-	return b.Body.Open(off)
-}
-
-// closeUnused closes the pre-opened reader if nobody used it.
-func (b *openedBody) closeUnused() {
-	b.mu.Lock()
-	first := b.first
-	b.first = nil
-	b.mu.Unlock()
-	if first != nil {
-		first.Close()
-	}
-}
-
-// remove deletes key from every tier.
-func (s *Server) remove(key string) {
-	s.mem.Del(key)
-	if s.disk != nil {
-		s.disk.Delete(key)
-	}
-}
-
 // entryOf describes a stored head for freshness decisions, with the
 // cache-control that governs this site (CDN-Cache-Control unless ignored).
 func (s *Server) entryOf(h *cache.Head, st *site) *httpcache.Entry {
@@ -269,22 +149,18 @@ func (s *Server) entryOf(h *cache.Head, st *site) *httpcache.Entry {
 func (s *Server) serveCacheable(w http.ResponseWriter, r *http.Request, st *site, info *reqInfo) {
 	now := s.cfg.Now()
 	primary := s.primaryKey(r, st)
-	obj, verdict, key, varyMiss, pass := s.lookup(r, primary)
-	if obj != nil {
-		if ob, ok := obj.Body.(*openedBody); ok {
-			defer ob.closeUnused()
-		}
-	}
-	reqCC := httpcache.ParseCacheControl(r.Header.Values("Cache-Control"))
-	if pass {
+	l := s.store.Lookup(primary, func(fields []string) []string { return varyValues(fields, r.Header) })
+	defer l.Close()
+	key := l.Key
+	if l.Kind == cache.Pass {
 		info.status = "pass"
 		s.serveFetched(w, r, st, info, nil, key, false)
 		return
 	}
-	if obj != nil {
+	if obj := l.Object; obj != nil {
 		head := obj.Head()
 		d := httpcache.Evaluate(r.Header, s.entryOf(head, st), now)
-		if verdict == cache.Stale {
+		if l.Verdict == cache.Stale {
 			// Soft purge: revalidate before use, but stale-while-
 			// revalidate still applies (the purge API's soft mode).
 			d.Fresh = false
@@ -312,14 +188,48 @@ func (s *Server) serveCacheable(w http.ResponseWriter, r *http.Request, st *site
 		s.serveFetched(w, r, st, info, obj, key, true)
 		return
 	}
-	if reqCC.OnlyIfCached {
+	if httpcache.ParseCacheControl(r.Header.Values("Cache-Control")).OnlyIfCached {
 		info.status = "miss"
 		s.gatewayTimeout(w, "only-if-cached: nothing stored")
 		return
 	}
 	info.status = "miss"
-	_ = varyMiss
 	s.serveFetched(w, r, st, info, nil, key, true)
+}
+
+// startFlight joins the flight for key (or, without collapse, makes one
+// of its own) and, for its leader, starts the fetch once the client's
+// connection has a free fetch slot (MaxFetchesPerConn). It returns nil if
+// the client left first.
+func (s *Server) startFlight(r *http.Request, st *site, key, primary string, stale *cache.Object, collapse bool) (*flight, bool) {
+	mk := func() *flight { return newFlight(s.baseCtx, s) }
+	var f *flight
+	leader := true
+	if collapse {
+		f, leader = s.flights.join(key, mk)
+	} else {
+		f = mk()
+	}
+	if !leader {
+		s.metrics.collapsed.Inc()
+		return f, false
+	}
+	cc := connFor(r.Context())
+	if !cc.acquireFetch(r.Context()) {
+		// Never started: let waiters that joined meanwhile see an error.
+		f.publish(flightResult{kind: resError, status: http.StatusServiceUnavailable, err: errors.New("client left before the fetch started")})
+		if collapse {
+			s.flights.forget(key, f)
+		}
+		f.pumpDone()
+		f.release()
+		return nil, true
+	}
+	go func() {
+		defer cc.releaseFetch()
+		s.lead(f, r, st, key, primary, stale, collapse)
+	}()
+	return f, true
 }
 
 // serveFetched fetches from upstream (collapsed with concurrent requests
@@ -330,92 +240,106 @@ func (s *Server) serveFetched(w http.ResponseWriter, r *http.Request, st *site, 
 	if key == "" {
 		key = primary
 	}
+	if r.Context().Err() != nil {
+		// The client is gone already (a reset stream): fetch nothing.
+		panic(http.ErrAbortHandler)
+	}
 	for attempt := 0; attempt < 3; attempt++ {
-		var f *flight
-		leader := true
-		if collapse {
-			f, leader = s.flights.join(key)
-		} else {
-			f = &flight{ready: make(chan struct{}), refs: 1}
-		}
-		if leader {
-			f.acquire() // the pump's reference, released by lead
-			go s.lead(f, r, st, key, primary, stale, collapse)
-		} else {
-			s.metrics.collapsed.Inc()
+		f, leader := s.startFlight(r, st, key, primary, stale, collapse)
+		if f == nil {
+			panic(http.ErrAbortHandler)
 		}
 		select {
 		case <-f.ready:
 		case <-r.Context().Done():
+			if leader {
+				s.abandon(connFor(r.Context()))
+			}
 			f.release()
 			// The client left, or the node is stopping: end the response
 			// abruptly rather than let net/http send an empty 200.
 			panic(http.ErrAbortHandler)
 		}
-		done := false
-		release := func() {
-			if !done {
-				done = true
-				f.release()
-			}
-		}
-		defer release() // idempotent; also called early before a retry
-		res := f.res
-		switch res.kind {
-		case resPass:
-			if leader {
-				s.servePassResult(w, r, info, res)
-				return
-			}
-			// Not shareable: go upstream alone.
-			release()
-			collapse = false
-			continue
-		case resError:
-			if stale != nil {
-				d := httpcache.Evaluate(r.Header, s.entryOf(stale.Head(), st), s.cfg.Now())
-				if d.StaleIfError {
-					info.status = "stale"
-					ttl := int64(d.TTL.Seconds())
-					s.serveObject(w, r, st, servable{key: stale.Key, head: stale.Head(), body: stale.Body, size: stale.Size(),
-						status: httpcache.Status{Cache: s.cfg.Name, Fwd: "stale", FwdStatus: res.status, TTL: &ttl, Detail: "stale-if-error"}})
-					return
-				}
-			}
-			info.status = "error"
-			s.plainError(w, res.status, fmt.Sprintf("upstream error: %v\n", res.err))
-			return
-		case resObject:
-			if res.varyFields != nil && !leader {
-				mine := varyValues(res.varyFields, r.Header)
-				if !equalStrings(mine, res.varyValues) {
-					// The response varies on a field where this request
-					// differs: look again under its own variant key.
-					key = cache.VariantKey(primary, res.varyFields, mine)
-					stale = nil
-					release()
-					continue
-				}
-			}
-			fwd := "miss"
-			if stale != nil {
-				fwd = "stale"
-			} else if isRequestNoCache(r) {
-				fwd = "request"
-			}
-			cs := httpcache.Status{Cache: s.cfg.Name, Fwd: fwd, Stored: res.stored, Collapsed: !leader}
-			if res.fwdStatus != 0 && res.fwdStatus != http.StatusOK {
-				cs.FwdStatus = res.fwdStatus
-			}
-			if res.fill == nil {
-				ttl := int64((res.obj.Head().Lifetime - res.obj.Head().Age(s.cfg.Now())).Seconds())
-				cs.TTL = &ttl
-			}
-			s.serveObject(w, r, st, servable{key: res.obj.Key, head: res.obj.Head(), body: res.obj.Body, fill: res.fill, size: res.size, status: cs})
+		if s.serveResult(w, r, st, info, f, leader, &stale, &key, primary) {
 			return
 		}
+		// Not usable by this request: go upstream alone.
+		collapse = false
 	}
 	s.plainError(w, http.StatusBadGateway, "could not obtain a response\n")
+}
+
+// serveResult serves a flight's result to one of its waiters, releasing
+// its reference when done. It reports false when this request must fetch
+// on its own (a pass response of another client, another Vary variant, a
+// streamed body it joined too late).
+func (s *Server) serveResult(w http.ResponseWriter, r *http.Request, st *site, info *reqInfo, f *flight, leader bool, stale **cache.Object, key *string, primary string) bool {
+	defer f.release()
+	res := f.res
+	switch res.kind {
+	case resPass:
+		if !leader {
+			return false
+		}
+		rd, err := res.fill.Reader(r.Context(), 0)
+		if err != nil {
+			return false
+		}
+		defer rd.Close()
+		s.servePassResult(w, r, info, res, rd)
+		return true
+	case resError:
+		if *stale != nil {
+			old := *stale
+			d := httpcache.Evaluate(r.Header, s.entryOf(old.Head(), st), s.cfg.Now())
+			if d.StaleIfError {
+				info.status = "stale"
+				ttl := int64(d.TTL.Seconds())
+				s.serveObject(w, r, st, servable{key: old.Key, head: old.Head(), body: old.Body, size: old.Size(),
+					status: httpcache.Status{Cache: s.cfg.Name, Fwd: "stale", FwdStatus: res.status, TTL: &ttl, Detail: "stale-if-error"}})
+				return true
+			}
+		}
+		info.status = "error"
+		s.plainError(w, res.status, fmt.Sprintf("upstream error: %v\n", res.err))
+		return true
+	}
+	if res.varyFields != nil && !leader {
+		mine := varyValues(res.varyFields, r.Header)
+		if !equalStrings(mine, res.varyValues) {
+			// The response varies on a field where this request differs:
+			// look again under its own variant key.
+			*key = cache.VariantKey(primary, res.varyFields, mine)
+			*stale = nil
+			return false
+		}
+	}
+	sv := servable{key: res.obj.Key, head: res.obj.Head(), body: res.obj.Body, size: res.size}
+	if res.fill != nil {
+		rd, err := res.fill.Reader(r.Context(), 0)
+		if err != nil {
+			return false // joined a streamed body too late
+		}
+		defer rd.Close()
+		sv.fill, sv.rd, sv.body = res.fill, rd, nil
+	}
+	fwd := "miss"
+	if *stale != nil {
+		fwd = "stale"
+	} else if isRequestNoCache(r) {
+		fwd = "request"
+	}
+	cs := httpcache.Status{Cache: s.cfg.Name, Fwd: fwd, Stored: res.stored, Collapsed: !leader}
+	if res.fwdStatus != 0 && res.fwdStatus != http.StatusOK {
+		cs.FwdStatus = res.fwdStatus
+	}
+	if res.fill == nil {
+		ttl := int64((res.obj.Head().Lifetime - res.obj.Head().Age(s.cfg.Now())).Seconds())
+		cs.TTL = &ttl
+	}
+	sv.status = cs
+	s.serveObject(w, r, st, sv)
+	return true
 }
 
 func isRequestNoCache(r *http.Request) bool {
@@ -438,23 +362,18 @@ func equalStrings(a, b []string) bool {
 // revalidateInBackground refreshes a stale object once, while clients are
 // served the stale copy (RFC 5861 §3).
 func (s *Server) revalidateInBackground(r *http.Request, st *site, key, primary string, stale *cache.Object) {
-	f, leader := s.flights.join(key)
+	f, leader := s.flights.join(key, func() *flight { return newFlight(s.baseCtx, s) })
 	if !leader {
 		f.release()
 		return
 	}
-	f.acquire() // the pump's reference, released by lead
 	r2 := r.Clone(context.WithoutCancel(r.Context()))
+	go s.lead(f, r2, st, key, primary, stale, true)
 	go func() {
-		s.lead(f, r2, st, key, primary, stale, true)
+		// Nobody reads the result here: a body being stored is finished
+		// without us, anything else is cancelled.
 		<-f.ready
-		if f.res.kind == resPass && f.res.obj != nil {
-			// lead hands a pass response to its leader; nobody reads it here.
-			if b, ok := f.res.obj.Body.(*respBody); ok {
-				b.resp.Body.Close()
-			}
-		}
-		f.release() // the caller's reference from join
+		f.release()
 	}()
 }
 
@@ -468,7 +387,6 @@ func (s *Server) servePass(w http.ResponseWriter, r *http.Request, st *site, inf
 		out.Body = http.NoBody
 	}
 	out.ContentLength = r.ContentLength
-	requestTime := s.cfg.Now()
 	set := s.upstreamFor(st)
 	resp, _, err := s.roundTrip(r.Context(), set, s.primaryKey(r, st), clientAddr(r), out)
 	if err != nil {
@@ -484,8 +402,7 @@ func (s *Server) servePass(w http.ResponseWriter, r *http.Request, st *site, inf
 			// Invalidate by origin time: copies fetched before this
 			// request was sent are stale from now on (hard removal would
 			// be allowed; a soft rule keeps stale-if-error usable).
-			p := cache.PrimaryKey(inv.Scheme, inv.Host, inv.EscapedPath(), inv.RawQuery, st.Key)
-			s.inv.PurgeKey(p, cache.Rule{At: requestTime, Soft: true})
+			s.store.Invalidate(cache.PrimaryKey(inv.Scheme, inv.Host, inv.EscapedPath(), inv.RawQuery, st.Key))
 		}
 	}
 	httpcache.RemoveHopByHop(resp.Header)
@@ -494,7 +411,7 @@ func (s *Server) servePass(w http.ResponseWriter, r *http.Request, st *site, inf
 	s.addVia(w.Header(), resp.ProtoMajor, resp.ProtoMinor)
 	w.WriteHeader(resp.StatusCode)
 	if r.Method != http.MethodHead {
-		s.copyBody(w, resp.Body)
+		s.copyFlushing(w, resp.Body, resp.ContentLength < 0)
 	}
 }
 
@@ -616,14 +533,6 @@ func surrogateKeys(h http.Header) []string {
 		}
 	}
 	return tags
-}
-
-// respBody carries a pass response to its one reader.
-type respBody struct{ resp *http.Response }
-
-func (b *respBody) Size() int64 { return b.resp.ContentLength }
-func (b *respBody) Open(int64) (io.ReadCloser, error) {
-	return b.resp.Body, nil
 }
 
 func isTimeout(err error) bool {

@@ -19,8 +19,7 @@ type metrics struct {
 	collapsed       prometheus.Counter
 	purgeRefetch    prometheus.Counter
 	resumed         prometheus.Counter
-	stored          prometheus.Counter
-	notStored       *prometheus.CounterVec // by reason
+	limitTrips      *prometheus.CounterVec // protective limits that tripped, by limit
 	memBytes        prometheus.GaugeFunc
 	compressed      *prometheus.CounterVec // responses served compressed, by encoding
 	compressIn      *prometheus.CounterVec // bytes compressed, by encoding
@@ -57,12 +56,9 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 		resumed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cdn_upstream_resumed_total", Help: "Bodies resumed from another shield after a shield failed mid-body.", ConstLabels: constLabels,
 		}),
-		stored: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "cdn_cache_stores_total", Help: "Objects stored in the memory tier.", ConstLabels: constLabels,
-		}),
-		notStored: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "cdn_cache_not_stored_total", Help: "Upstream responses not stored, by reason.", ConstLabels: constLabels,
-		}, []string{"reason"}),
+		limitTrips: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cdn_limit_trips_total", Help: "Protective limits that tripped, by limit.", ConstLabels: constLabels,
+		}, []string{"limit"}),
 	}
 	m.compressed = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cdn_compressed_responses_total", Help: "Responses served from a compressed variant, by encoding.", ConstLabels: constLabels,
@@ -76,7 +72,7 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 	m.memBytes = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "cdn_cache_memory_bytes", Help: "Bytes charged to the memory tier.", ConstLabels: constLabels,
 	}, func() float64 { return float64(s.mem.Used()) })
-	for _, c := range []prometheus.Collector{m.requests, m.bytesSent, m.duration, m.upstreamLatency, m.upstreamErrors, m.collapsed, m.purgeRefetch, m.resumed, m.stored, m.compressed, m.compressIn, m.compressOut, m.notStored, m.memBytes} {
+	for _, c := range []prometheus.Collector{m.requests, m.bytesSent, m.duration, m.upstreamLatency, m.upstreamErrors, m.collapsed, m.purgeRefetch, m.resumed, m.limitTrips, m.compressed, m.compressIn, m.compressOut, m.memBytes} {
 		reg.MustRegister(c)
 	}
 	return m

@@ -73,8 +73,7 @@ func (s *Server) AttachPurge(o PurgeOptions) error {
 	}
 	s.HandleAdmin("/purge", api)
 	s.HandleAdmin("/purge/", api)
-	synced := node.Synced
-	s.purgeSynced.Store(&synced)
+	s.store.SetSynced(node.Synced)
 	s.mu.Lock()
 	s.background = append(s.background, func(ctx context.Context) {
 		defer api.Close()
@@ -96,12 +95,8 @@ func (s *Server) HandleAdmin(pattern string, h http.Handler) {
 	s.adminExtra[pattern] = h
 }
 
-// synced reports whether the node is in sync with the purge bus (always,
-// without one).
-func (s *Server) synced() bool {
-	f := s.purgeSynced.Load()
-	return f == nil || (*f)()
-}
+// synced reports whether the node is in sync with the purge bus.
+func (s *Server) synced() bool { return s.store.Synced() }
 
 // ApplyPurge installs the rules of a purge event: for URLs and prefixes
 // in both schemes and under each site's cache-key options, for tags, and
@@ -123,7 +118,7 @@ func (s *Server) ApplyPurge(ev purge.Event) error {
 			key := cache.PrimaryKey(scheme, s.siteHost(st, u.Host), u.EscapedPath(), u.RawQuery, st.Key)
 			s.inv.PurgeKey(key, rule)
 			if !ev.Soft {
-				s.remove(key) // free the space now; the rule covers every other copy
+				s.store.Remove(key) // free the space now; the rule covers every other copy
 			}
 		}
 	}

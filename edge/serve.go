@@ -23,7 +23,8 @@ type servable struct {
 	key    string // the object's cache key (compressed variants hang off it)
 	head   *cache.Head
 	body   cache.Body // complete body, or nil while fill streams it
-	fill   *fill
+	fill   *cache.Fill
+	rd     *cache.FillReader // fill's reader from 0, opened before the response starts
 	size   int64 // body size, -1 if unknown
 	status httpcache.Status
 }
@@ -173,7 +174,7 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, st *site, s
 					return
 				}
 				if err == nil && len(ranges) > 0 {
-					s.serveRanges(w, r, sv, ranges)
+					s.serveRanges(w, r, &sv, ranges)
 					return
 				}
 			}
@@ -193,7 +194,7 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, st *site, s
 		s.abort(err)
 	}
 	defer closeFn()
-	s.copyBody(w, rd)
+	s.copyFlushing(w, rd, sv.size < 0)
 }
 
 func bodyAllowed(status int) bool {
@@ -201,9 +202,18 @@ func bodyAllowed(status int) bool {
 }
 
 // open returns a reader of the body from off.
-func (sv servable) open(r *http.Request, off int64) (io.Reader, func(), error) {
+func (sv *servable) open(r *http.Request, off int64) (io.Reader, func(), error) {
 	if sv.fill != nil {
-		return sv.fill.reader(r.Context(), off), func() {}, nil
+		if off == 0 && sv.rd != nil {
+			rd := sv.rd
+			sv.rd = nil // closed by whoever opened it
+			return rd, func() {}, nil
+		}
+		rd, err := sv.fill.Reader(r.Context(), off)
+		if err != nil {
+			return nil, nil, err
+		}
+		return rd, func() { rd.Close() }, nil
 	}
 	rc, err := sv.body.Open(off)
 	if err != nil {
@@ -224,7 +234,7 @@ func notModified(h http.Header) {
 }
 
 // serveRanges answers with 206: one part, or multipart/byteranges.
-func (s *Server) serveRanges(w http.ResponseWriter, r *http.Request, sv servable, ranges []httpcache.ByteRange) {
+func (s *Server) serveRanges(w http.ResponseWriter, r *http.Request, sv *servable, ranges []httpcache.ByteRange) {
 	h := w.Header()
 	if len(ranges) == 1 {
 		br := ranges[0]
@@ -271,6 +281,40 @@ func (s *Server) serveRanges(w http.ResponseWriter, r *http.Request, sv servable
 		closeFn()
 	}
 	pw.Close()
+}
+
+// copyFlushing streams a body to the client. A body of unknown length
+// (server-sent events, long polling, progress output) is flushed whenever
+// the source has nothing more to give at once, so nothing waits in the
+// write buffer; a body of known length is written as it comes.
+func (s *Server) copyFlushing(w http.ResponseWriter, rd io.Reader, unknownLength bool) {
+	if !unknownLength {
+		s.copyBody(w, rd)
+		return
+	}
+	rc := http.NewResponseController(w)
+	avail, _ := rd.(interface{ Available() bool })
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := rd.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return // the client left
+			}
+			if avail == nil || !avail.Available() {
+				if ferr := rc.Flush(); ferr != nil && !errors.Is(ferr, http.ErrNotSupported) {
+					return
+				}
+			}
+		}
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			s.abortCopy(err)
+			return
+		}
+	}
 }
 
 // copyBody streams a body to the client. If the source fails, the
@@ -332,24 +376,23 @@ type writeError struct{ error }
 func (e writeError) Unwrap() error { return e.error }
 
 // servePassResult streams an unstorable upstream response to its one
-// client (the leader of a pass flight).
-func (s *Server) servePassResult(w http.ResponseWriter, r *http.Request, info *reqInfo, res flightResult) {
-	rb := res.obj.Body.(*respBody)
-	resp := rb.resp
-	defer resp.Body.Close()
+// client (the leader of a pass flight), from the flight's fill.
+func (s *Server) servePassResult(w http.ResponseWriter, r *http.Request, info *reqInfo, res flightResult, rd *cache.FillReader) {
+	head := res.obj.Head()
+	upstream := http.Header(head.Header)
 	if info.status == "" || info.status == "miss" {
 		info.status = "pass"
 	}
 	h := w.Header()
-	s.copyResponseHeader(h, resp.Header)
-	cs := httpcache.Status{Cache: s.cfg.Name, Fwd: "miss", FwdStatus: resp.StatusCode}
+	s.copyResponseHeader(h, upstream)
+	cs := httpcache.Status{Cache: s.cfg.Name, Fwd: "miss", FwdStatus: head.Status}
 	if r.Header.Get("Authorization") != "" {
 		cs.Fwd = "bypass"
 	}
-	h.Set("Cache-Status", httpcache.AppendCacheStatus(resp.Header.Get("Cache-Status"), cs))
-	s.addVia(h, resp.ProtoMajor, resp.ProtoMinor)
-	if resp.StatusCode == http.StatusOK && resp.ContentLength >= 0 {
-		etag, lmText := httpcache.Validators(resp.Header)
+	h.Set("Cache-Status", httpcache.AppendCacheStatus(upstream.Get("Cache-Status"), cs))
+	s.addVia(h, 1, 1)
+	if head.Status == http.StatusOK && res.size >= 0 {
+		etag, lmText := httpcache.Validators(upstream)
 		lm, _ := httpcache.ParseHTTPDate(lmText)
 		if code := httpcache.CheckPreconditions(r.Method, r.Header, etag, lm); code == http.StatusNotModified {
 			notModified(h)
@@ -357,11 +400,11 @@ func (s *Server) servePassResult(w http.ResponseWriter, r *http.Request, info *r
 			return
 		}
 	}
-	w.WriteHeader(resp.StatusCode)
+	w.WriteHeader(head.Status)
 	if r.Method == http.MethodHead {
 		return
 	}
-	s.copyBody(w, resp.Body)
+	s.copyFlushing(w, rd, res.size < 0)
 }
 
 func (s *Server) plainError(w http.ResponseWriter, code int, msg string) {

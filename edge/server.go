@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,8 +31,9 @@ type Server struct {
 	cfg       Config
 	log       *slog.Logger
 	mem       *cache.Memory
-	disk      *disk.Store // nil without a disk tier
+	disk      *disk.Store // nil without a disk tier; the node opens and closes it
 	inv       *cache.Invalidations
+	store     *cache.Tiered // the tiers as requests see them
 	flights   flightGroup
 	sites     map[string]*site
 	wildcard  *site
@@ -58,7 +58,6 @@ type Server struct {
 
 	adminExtra  map[string]http.Handler     // guarded by mu; added before Run
 	background  []func(ctx context.Context) // guarded by mu; run by Run until shutdown
-	purgeSynced atomic.Pointer[func() bool] // set by AttachPurge
 	h3          *http3.Server
 	altSvc      string // Alt-Svc value advertising HTTP/3, set before serving
 	readyOnce   sync.Once
@@ -139,6 +138,20 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.disk = d
 	}
+	tc := cache.TieredConfig{
+		Memory:          mem,
+		MaxMemoryObject: cfg.MaxMemoryObject,
+		MaxDiskObject:   cfg.DiskMaxObject,
+		StreamWindow:    cfg.StreamWindow,
+		Invalidations:   s.inv,
+		Logger:          s.log,
+		Registerer:      s.reg,
+		ConstLabels:     prometheus.Labels{"node": cfg.Name, "role": string(cfg.Role)},
+	}
+	if s.disk != nil {
+		tc.Disk = s.disk.Tier()
+	}
+	s.store = cache.NewTiered(tc)
 	return s, nil
 }
 
@@ -219,9 +232,14 @@ func (s *Server) Run(ctx context.Context) error {
 			ErrorLog:          errLog,
 			BaseContext:       func(net.Listener) context.Context { return s.baseCtx },
 		}
+		if name != "admin" {
+			hs.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: s.cfg.H2MaxStreams}
+			hs.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+				return context.WithValue(connContext(ctx, c), clientConnKey{}, s.newClientConn(c))
+			}
+		}
 		if name == "http" {
 			hs.Protocols = &protocols
-			hs.ConnContext = connContext
 			ln = framingListener{ln}
 		}
 		if tlsCfg != nil {
@@ -270,6 +288,11 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 			h3 = &http3.Server{
 				Handler:        s,
+				ConnContext: func(ctx context.Context, c *quic.Conn) context.Context {
+					cc := s.newClientConn(nil)
+					cc.closeFn = func() { c.CloseWithError(0, "too many abandoned requests") }
+					return context.WithValue(ctx, clientConnKey{}, cc)
+				},
 				TLSConfig:      http3.ConfigureTLSConfig(tc.Clone()),
 				MaxHeaderBytes: s.cfg.MaxHeaderBytes,
 				IdleTimeout:    120 * time.Second,
@@ -295,7 +318,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	stopHealth := s.startHealthChecks()
 	defer stopHealth()
-	errc := make(chan error, len(servers))
+	errc := make(chan error, len(servers)+1) // and HTTP/3
 	for _, x := range servers {
 		s.log.Info("listening", "listener", x.name, "addr", x.ln.Addr().String(), "role", s.cfg.Role)
 		go func() {
