@@ -3,8 +3,8 @@ package cache
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"io"
+	"io/fs"
 	"log/slog"
 	"sync"
 	"sync/atomic"

@@ -25,7 +25,7 @@ type servable struct {
 	body   cache.Body // complete body, or nil while fill streams it
 	fill   *cache.Fill
 	rd     *cache.FillReader // fill's reader from 0, opened before the response starts
-	size   int64 // body size, -1 if unknown
+	size   int64             // body size, -1 if unknown
 	status httpcache.Status
 }
 

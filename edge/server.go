@@ -56,12 +56,12 @@ type Server struct {
 	compressCfg compress.Config
 	compressing singleflight.Group // builds each compressed variant once
 
-	adminExtra  map[string]http.Handler     // guarded by mu; added before Run
-	background  []func(ctx context.Context) // guarded by mu; run by Run until shutdown
-	h3          *http3.Server
-	altSvc      string // Alt-Svc value advertising HTTP/3, set before serving
-	readyOnce   sync.Once
-	ready       chan struct{}
+	adminExtra map[string]http.Handler     // guarded by mu; added before Run
+	background []func(ctx context.Context) // guarded by mu; run by Run until shutdown
+	h3         *http3.Server
+	altSvc     string // Alt-Svc value advertising HTTP/3, set before serving
+	readyOnce  sync.Once
+	ready      chan struct{}
 }
 
 // New checks cfg and builds a node. Run starts it.
@@ -287,7 +287,7 @@ func (s *Server) Run(ctx context.Context) error {
 				return fmt.Errorf("listen http3 on %s: %w", s.Addr("https"), err)
 			}
 			h3 = &http3.Server{
-				Handler:        s,
+				Handler: s,
 				ConnContext: func(ctx context.Context, c *quic.Conn) context.Context {
 					cc := s.newClientConn(nil)
 					cc.closeFn = func() { c.CloseWithError(0, "too many abandoned requests") }
