@@ -162,6 +162,13 @@ func (inv *Invalidations) pruneMap(m map[string]Rule) {
 	inv.raiseHorizon(cut)
 }
 
+// Len returns how many rules are kept.
+func (inv *Invalidations) Len() int {
+	inv.mu.RLock()
+	defer inv.mu.RUnlock()
+	return len(inv.keys) + len(inv.tags) + len(inv.sites) + len(inv.prefixes)
+}
+
 // SetHorizon marks content that left the origin at or before t as stale:
 // a node whose purge log no longer reaches back that far cannot know
 // which of it was purged, so it revalidates it before use.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // DiskTier is the disk tier as the cache core uses it. The disk package's
@@ -130,6 +131,15 @@ func (t *Tiered) isSynced() bool {
 
 // NotStored counts a response that is not stored, by reason.
 func (t *Tiered) NotStored(reason string) { t.notStored.WithLabelValues(reason).Inc() }
+
+// Errors returns how many writes to tier failed in op.
+func (t *Tiered) Errors(tier, op string) float64 {
+	var m dto.Metric
+	if err := t.errors.WithLabelValues(tier, op).Write(&m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
+}
 
 // fail logs and counts a failed tier write.
 func (t *Tiered) fail(tier, op, key string, err error) {

@@ -180,6 +180,15 @@ type Upstream struct {
 	HealthAddr string
 }
 
+// Defaults of the limits that protect a node from its clients.
+const (
+	DefaultMaxFetchesPerConn   = 32
+	DefaultMaxAbandonedPerConn = 100
+	DefaultH2MaxStreams        = 128
+	DefaultFetchTimeout        = 10 * time.Minute
+	DefaultStreamWindow        = 256 << 10
+)
+
 func (c *Config) applyDefaults() {
 	if c.Role == "" {
 		c.Role = RoleEdge
@@ -217,19 +226,19 @@ func (c *Config) applyDefaults() {
 		c.MaxIdlePerHost = 256
 	}
 	if c.FetchTimeout == 0 {
-		c.FetchTimeout = 10 * time.Minute
+		c.FetchTimeout = DefaultFetchTimeout
 	}
 	if c.StreamWindow == 0 {
-		c.StreamWindow = 256 << 10
+		c.StreamWindow = DefaultStreamWindow
 	}
 	if c.MaxFetchesPerConn == 0 {
-		c.MaxFetchesPerConn = 32
+		c.MaxFetchesPerConn = DefaultMaxFetchesPerConn
 	}
 	if c.MaxAbandonedPerConn == 0 {
-		c.MaxAbandonedPerConn = 100
+		c.MaxAbandonedPerConn = DefaultMaxAbandonedPerConn
 	}
 	if c.H2MaxStreams == 0 {
-		c.H2MaxStreams = 128
+		c.H2MaxStreams = DefaultH2MaxStreams
 	}
 	if c.Retries == 0 {
 		c.Retries = 2

@@ -1,0 +1,449 @@
+package edge
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
+)
+
+// waitFor polls cond until it holds or d passes, and fails the test then.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, d)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// inflight returns the upstreams' in-flight counts from the admin /status.
+func inflight(t *testing.T, e *testEdge) int64 {
+	t.Helper()
+	resp, err := http.Get("http://" + e.Addr("admin").String() + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st Status
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, bs := range st.Upstreams {
+		for _, b := range bs {
+			n += b.Inflight
+		}
+	}
+	return n
+}
+
+func adminQuickEdge(t *testing.T, o *testOrigin, tweak func(*Config)) *testEdge {
+	t.Helper()
+	cfg := QuickConfig("edge-1", "127.0.0.1:0", o.URL)
+	cfg.Admin = "127.0.0.1:0"
+	cfg.Now = o.clock.Now
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	e := startEdge(t, cfg)
+	e.clock = o.clock
+	return e
+}
+
+// Defect: a pass response whose client left was never closed, so the
+// backend's in-flight count leaked for good.
+func TestAbandonedPassReleasesBackend(t *testing.T) {
+	o := startOrigin(t)
+	e := adminQuickEdge(t, o, nil)
+	p := uniq(t)
+	for i := range 5 {
+		// Before the response: the client gives up while the origin waits.
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s%s-a%d?size=1000&cc=no-store&delay=300", e.URL, p, i), nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			t.Fatalf("request %d: expected the client's deadline to cut it", i)
+		}
+		cancel()
+		// After the headers: the client reads nothing of a large body.
+		resp, err := http.Get(fmt.Sprintf("%s%s-b%d?size=%d&cc=no-store", e.URL, p, i, 64<<20))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(resp.Header.Get("Cache-Status"), "fwd=miss") {
+			t.Fatalf("Cache-Status %q: want a pass", resp.Header.Get("Cache-Status"))
+		}
+		resp.Body.Close()
+	}
+	waitFor(t, "in-flight count back to 0", 10*time.Second, func() bool { return inflight(t, e) == 0 })
+}
+
+// sampleHeap reports the largest heap in use seen while run runs.
+func sampleHeap(run func()) (peak uint64) {
+	var base runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&base)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > base.HeapInuse && ms.HeapInuse-base.HeapInuse > peak {
+				peak = ms.HeapInuse - base.HeapInuse
+			}
+		}
+	}()
+	run()
+	close(stop)
+	wg.Wait()
+	return peak
+}
+
+// Defect: a memory-only node buffered a whole chunked body far past
+// max_memory_object and still said "stored".
+func TestChunkedBodyPastMemoryLimitStreams(t *testing.T) {
+	o := startOrigin(t)
+	e := adminQuickEdge(t, o, func(c *Config) { c.MaxMemoryObject = 2 << 20 })
+	const size = 60 << 20
+	url := fmt.Sprintf("%s%s?size=%d&chunked=1&cc=max-age%%3D60", e.URL, uniq(t), size)
+	var r result
+	peak := sampleHeap(func() {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer resp.Body.Close()
+		h := sha256.New()
+		n, err := io.Copy(h, resp.Body)
+		if err != nil || n != size {
+			t.Errorf("read %d of %d bytes: %v", n, size, err)
+		}
+		r = result{status: resp.StatusCode, header: resp.Header}
+		want := "sha-256=:" + base64.StdEncoding.EncodeToString(h.Sum(nil)) + ":"
+		if d := resp.Header.Get("Repr-Digest"); d != want {
+			t.Errorf("digest %q, want %q", d, want)
+		}
+	})
+	if t.Failed() {
+		return
+	}
+	if strings.Contains(r.cacheStatus(), "stored") {
+		t.Errorf("Cache-Status %q claims a 60 MB body was stored in a 2 MiB memory object limit", r.cacheStatus())
+	}
+	if peak > 24<<20 {
+		t.Errorf("heap grew by %d MB while streaming a 60 MB body with max_memory_object 2 MiB", peak>>20)
+	}
+	t.Logf("heap peak above baseline: %.1f MB", float64(peak)/(1<<20))
+}
+
+// Defect: chunked bodies larger than the disk tier's max object were cut
+// short, every time.
+func TestChunkedBodyPastDiskMaxObject(t *testing.T) {
+	o := startOrigin(t)
+	e := adminQuickEdge(t, o, func(c *Config) {
+		c.DiskDir = t.TempDir()
+		c.DiskSize = 64 << 20
+		c.DiskMaxObject = 8 << 20
+		c.MaxMemoryObject = 1 << 20
+	})
+	waitFor(t, "disk tier ready", 10*time.Second, e.disk.Ready)
+	url := fmt.Sprintf("%s%s?size=%d&chunked=1&cc=max-age%%3D60", e.URL, uniq(t), 20<<20)
+	for i := range 2 {
+		r := get(t, url)
+		if len(r.body) != 20<<20 {
+			t.Fatalf("fetch %d: %d of %d bytes", i, len(r.body), 20<<20)
+		}
+		checkDigest(t, r)
+	}
+}
+
+// Defect: a disk tier full of reservations of writes in progress cut
+// responses off. A full cache stops storing and streams through.
+func TestFullDiskTierStreamsThrough(t *testing.T) {
+	o := startOrigin(t)
+	e := adminQuickEdge(t, o, func(c *Config) {
+		c.DiskDir = t.TempDir()
+		c.DiskSize = 16 << 20
+		c.DiskMaxObject = 12 << 20
+		c.MaxMemoryObject = 1 << 20
+	})
+	waitFor(t, "disk tier ready", 10*time.Second, e.disk.Ready)
+	p := uniq(t)
+	const clients, size = 6, 10 << 20
+	errs := make(chan error, clients*2)
+	var wg sync.WaitGroup
+	for c := range clients {
+		for _, chunked := range []bool{true, false} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				url := fmt.Sprintf("%s%s-%d-%v?size=%d&chunked=%v&cc=max-age%%3D60", e.URL, p, c, chunked, size, chunked)
+				resp, err := http.Get(url)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer resp.Body.Close()
+				// Read slowly at first, so every write is in progress at once.
+				var buf [64 << 10]byte
+				n, err := io.ReadFull(resp.Body, buf[:])
+				time.Sleep(50 * time.Millisecond)
+				m, err2 := io.Copy(io.Discard, resp.Body)
+				if err == nil {
+					err = err2
+				}
+				if total := int64(n) + m; err != nil || total != size {
+					errs <- fmt.Errorf("%s: %d of %d bytes: %v", url, total, size, err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// Defect: HTTP/2 rapid reset (HEADERS then RST_STREAM for cold URLs)
+// multiplied origin load: fetches went on after every client had gone.
+func TestRapidResetBounded(t *testing.T) {
+	o := startOrigin(t)
+	e := adminQuickEdge(t, o, nil)
+	p := uniq(t)
+	conn, err := net.Dial("tcp", e.Addr("http").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, http2.ClientPreface); err != nil {
+		t.Fatal(err)
+	}
+	bw := bufio.NewWriter(conn)
+	fr := http2.NewFramer(bw, conn)
+	fr.WriteSettings()
+	var hbuf bytes.Buffer
+	enc := hpack.NewEncoder(&hbuf)
+	const pairs = 3000
+	sent := 0
+	var werr error
+	for i := range pairs {
+		hbuf.Reset()
+		for _, f := range [][2]string{{":method", "GET"}, {":scheme", "http"}, {":authority", "example.test"}, {":path", fmt.Sprintf("%s-%d?size=100&cc=max-age%%3D60&delay=20", p, i)}} {
+			enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+		}
+		id := uint32(2*i + 1)
+		if werr = fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: hbuf.Bytes(), EndStream: true, EndHeaders: true}); werr != nil {
+			break
+		}
+		if werr = fr.WriteRSTStream(id, http2.ErrCodeCancel); werr != nil {
+			break
+		}
+		if i%50 == 49 {
+			if werr = bw.Flush(); werr != nil {
+				break
+			}
+		}
+		sent++
+	}
+	bw.Flush()
+	// Drain what the server sends for a while: it closes the connection
+	// once it has abandoned more than MaxAbandonedPerConn fetches.
+	conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, err = io.Copy(io.Discard, conn)
+	var ne net.Error
+	closed := !(errors.As(err, &ne) && ne.Timeout())
+	n := o.count("")
+	limit := DefaultMaxFetchesPerConn + DefaultMaxAbandonedPerConn + 50
+	if n > limit {
+		t.Errorf("%d HEADERS+RST_STREAM pairs caused %d origin requests, want at most %d", sent, n, limit)
+	}
+	t.Logf("%d pairs sent (write error: %v), origin saw %d requests, connection closed by the edge: %v", sent, werr, n, closed)
+}
+
+// Defect: every successful unsafe request added a purge rule; after enough
+// of them, pruning made every older object stale. Invalidation now marks
+// the stored entries instead.
+func TestUnsafeRequestsAddNoRules(t *testing.T) {
+	var gets atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Location", "/target")
+			w.WriteHeader(http.StatusCreated)
+			return
+		}
+		gets.Add(1)
+		w.Header().Set("Cache-Control", "max-age=3600")
+		w.Header().Set("ETag", `"v1"`)
+		io.WriteString(w, "object "+r.URL.Path)
+	}))
+	t.Cleanup(up.Close)
+	cfg := QuickConfig("edge-1", "127.0.0.1:0", up.URL)
+	e := startEdge(t, cfg)
+	get(t, e.URL+"/hot")
+	get(t, e.URL+"/target")
+	mustContain(t, "hot", get(t, e.URL+"/hot").cacheStatus(), "hit")
+	mustContain(t, "target", get(t, e.URL+"/target").cacheStatus(), "hit")
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
+	const posts = 5000
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < posts; i += 8 {
+				resp, err := c.Post(fmt.Sprintf("%s/form-%d", e.URL, i), "text/plain", strings.NewReader("x"))
+				if err != nil {
+					errs <- err
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if n := e.inv.Len(); n != 0 {
+		t.Errorf("%d POSTs left %d purge rules, want 0", posts, n)
+	}
+	mustContain(t, "hot after POSTs", get(t, e.URL+"/hot").cacheStatus(), "hit")
+	// The Location of a POST's 201 is invalidated: revalidated next.
+	if cs := get(t, e.URL+"/target").cacheStatus(); strings.Contains(cs, "hit") {
+		t.Errorf("target after POSTs whose Location named it: Cache-Status %q, want a revalidation", cs)
+	}
+}
+
+// Defect: a flight had no overall deadline, so a slow-drip origin held
+// it, and its clients, indefinitely.
+func TestSlowDripOriginHitsFetchDeadline(t *testing.T) {
+	gone := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.WriteHeader(200)
+		for {
+			if _, err := w.Write([]byte("x")); err != nil {
+				break
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-r.Context().Done():
+				close(gone)
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}))
+	t.Cleanup(up.Close)
+	cfg := QuickConfig("edge-1", "127.0.0.1:0", up.URL)
+	cfg.FetchTimeout = time.Second
+	e := startEdge(t, cfg)
+	start := time.Now()
+	resp, err := http.Get(e.URL + "/drip")
+	if err == nil {
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	if err == nil {
+		t.Fatal("a body cut by the fetch deadline was delivered as complete")
+	}
+	select {
+	case <-gone:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the origin request was not cancelled")
+	}
+	t.Logf("ended after %v: %v", time.Since(start), err)
+}
+
+// Defect: nothing flushed, so streamed pass-through (server-sent events,
+// long polling) sat in the write buffer.
+func TestStreamedResponseIsFlushed(t *testing.T) {
+	next := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(200)
+		io.WriteString(w, "data: one\n\n")
+		w.(http.Flusher).Flush()
+		select {
+		case <-next: // the client saw the first event
+		case <-time.After(10 * time.Second):
+		}
+		io.WriteString(w, "data: two\n\n")
+	}))
+	t.Cleanup(up.Close)
+	e := startEdge(t, QuickConfig("edge-1", "127.0.0.1:0", up.URL))
+	resp, err := http.Get(e.URL + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(resp.Body).ReadString('\n')
+		got <- line
+	}()
+	select {
+	case line := <-got:
+		if line != "data: one\n" {
+			t.Fatalf("first line %q", line)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first event did not arrive before the upstream sent more: not flushed")
+	}
+	close(next)
+}
+
+// Defect: failures of tier writes vanished without a log line or metric.
+func TestStoreErrorsAreCounted(t *testing.T) {
+	o := startOrigin(t)
+	e := adminQuickEdge(t, o, func(c *Config) {
+		c.DiskDir = t.TempDir()
+		c.DiskSize = 64 << 20
+	})
+	waitFor(t, "disk tier ready", 10*time.Second, e.disk.Ready)
+	url := e.URL + uniq(t) + "?size=1000&cc=max-age%3D1"
+	get(t, url)
+	waitFor(t, "written through", 10*time.Second, func() bool { return e.disk.Len() > 0 })
+	// A closed disk tier refuses every write.
+	e.disk.Close()
+	e.clock.Advance(2 * time.Second)
+	get(t, url) // revalidation: a 304 whose head update fails on disk
+	if e.store.Errors("disk", "update-head") == 0 {
+		t.Fatal("a failed disk head update was not counted")
+	}
+}
