@@ -2,7 +2,6 @@ package cache
 
 import (
 	"sort"
-	"strings"
 	"sync"
 	"time"
 )
@@ -24,7 +23,7 @@ type Invalidations struct {
 	keys     map[string]Rule // primary key → rule
 	tags     map[string]Rule // tag → rule
 	sites    map[string]Rule // site host → rule
-	prefixes []prefixRule
+	prefixes prefixTrie
 	horizon  time.Time
 }
 
@@ -37,9 +36,95 @@ type Rule struct {
 	Soft bool
 }
 
-type prefixRule struct {
-	prefix string
-	Rule
+// prefixTrie holds prefix rules by byte, so checking a key costs its
+// length, whatever the number of rules.
+type prefixTrie struct {
+	root *trieNode
+	n    int
+}
+
+type trieNode struct {
+	next map[byte]*trieNode
+	rule *Rule
+}
+
+// add merges r into the rule for prefix; it reports whether the prefix is new.
+func (t *prefixTrie) add(prefix string, r Rule) bool {
+	if t.root == nil {
+		t.root = &trieNode{}
+	}
+	n := t.root
+	for i := 0; i < len(prefix); i++ {
+		if n.next == nil {
+			n.next = map[byte]*trieNode{}
+		}
+		c, ok := n.next[prefix[i]]
+		if !ok {
+			c = &trieNode{}
+			n.next[prefix[i]] = c
+		}
+		n = c
+	}
+	if n.rule == nil {
+		n.rule = &r
+		t.n++
+		return true
+	}
+	m := merge(*n.rule, true, r)
+	n.rule = &m
+	return false
+}
+
+// match calls fn with the rule of every prefix of key.
+func (t *prefixTrie) match(key string, fn func(Rule)) {
+	n := t.root
+	for i := 0; n != nil; i++ {
+		if n.rule != nil {
+			fn(*n.rule)
+		}
+		if i == len(key) || n.next == nil {
+			return
+		}
+		n = n.next[key[i]]
+	}
+}
+
+// pruneBefore removes every rule at or before cut, and empty branches.
+func (t *prefixTrie) pruneBefore(cut time.Time) {
+	var walk func(n *trieNode) bool
+	walk = func(n *trieNode) bool {
+		if n.rule != nil && !n.rule.At.After(cut) {
+			n.rule = nil
+			t.n--
+		}
+		for b, c := range n.next {
+			if walk(c) {
+				delete(n.next, b)
+			}
+		}
+		return n.rule == nil && len(n.next) == 0
+	}
+	if t.root != nil {
+		walk(t.root)
+	}
+}
+
+// times returns the time of every rule.
+func (t *prefixTrie) times() []time.Time {
+	var out []time.Time
+	var walk func(n *trieNode)
+	walk = func(n *trieNode) {
+		if n.rule != nil {
+			out = append(out, n.rule.At)
+		}
+		for _, c := range n.next {
+			walk(c)
+		}
+	}
+	if t.root != nil {
+		walk(t.root)
+	}
+	return out
 }
 
 // Verdict is what the rules say of an object.
@@ -109,23 +194,15 @@ func (inv *Invalidations) PurgePrefix(prefix string, r Rule) {
 	inv.mu.Lock()
 	defer inv.mu.Unlock()
 	inv.init()
-	for i := range inv.prefixes {
-		if inv.prefixes[i].prefix == prefix {
-			inv.prefixes[i].Rule = merge(inv.prefixes[i].Rule, true, r)
-			return
-		}
+	if !inv.prefixes.add(prefix, r) || inv.prefixes.n <= inv.maxRules() {
+		return
 	}
-	inv.prefixes = append(inv.prefixes, prefixRule{prefix, r})
-	if len(inv.prefixes) > inv.maxRules() {
-		oldest := 0
-		for i, p := range inv.prefixes {
-			if p.At.Before(inv.prefixes[oldest].At) {
-				oldest = i
-			}
-		}
-		inv.raiseHorizon(inv.prefixes[oldest].At)
-		inv.prefixes = append(inv.prefixes[:oldest], inv.prefixes[oldest+1:]...)
-	}
+	// Fold the oldest tenth into the horizon, as pruneMap does.
+	times := inv.prefixes.times()
+	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+	cut := times[len(times)/10]
+	inv.prefixes.pruneBefore(cut)
+	inv.raiseHorizon(cut)
 }
 
 func (inv *Invalidations) maxRules() int {
@@ -166,7 +243,7 @@ func (inv *Invalidations) pruneMap(m map[string]Rule) {
 func (inv *Invalidations) Len() int {
 	inv.mu.RLock()
 	defer inv.mu.RUnlock()
-	return len(inv.keys) + len(inv.tags) + len(inv.sites) + len(inv.prefixes)
+	return len(inv.keys) + len(inv.tags) + len(inv.sites) + inv.prefixes.n
 }
 
 // SetHorizon marks content that left the origin at or before t as stale:
@@ -206,11 +283,7 @@ func (inv *Invalidations) Check(primary, site string, tags []string, origin time
 		r, ok = inv.tags[t]
 		apply(r, ok)
 	}
-	for _, p := range inv.prefixes {
-		if strings.HasPrefix(primary, p.prefix) {
-			apply(p.Rule, true)
-		}
-	}
+	inv.prefixes.match(primary, func(r Rule) { apply(r, true) })
 	if v == Valid && !inv.horizon.IsZero() && !origin.After(inv.horizon) {
 		v = Stale
 	}

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -58,5 +59,59 @@ func TestInvalidationsHorizon(t *testing.T) {
 	}
 	if v := inv.Check("http://never-purged/", "s", nil, base.Add(time.Hour)); v != Valid {
 		t.Fatalf("new content: %v, want Valid", v)
+	}
+}
+
+// Prefix rules are found by walking the key, not by scanning every rule:
+// with many rules the right ones still apply, and only those.
+func TestPrefixRulesIndexed(t *testing.T) {
+	var inv Invalidations
+	t0 := time.Unix(1000, 0)
+	for i := range 50_000 {
+		inv.PurgePrefix(fmt.Sprintf("https|a.test|/assets/%d/", i), Rule{At: t0})
+	}
+	inv.PurgePrefix("https|a.test|/img/", Rule{At: t0, Soft: true})
+	inv.PurgePrefix("https|a.test|/img/x", Rule{At: t0})
+	cases := []struct {
+		key  string
+		want Verdict
+	}{
+		{"https|a.test|/assets/7/app.js", Purged},
+		{"https|a.test|/assets/77/app.js", Purged},
+		{"https|a.test|/assets/50000/app.js", Valid},
+		{"https|a.test|/assets/", Valid},
+		{"https|a.test|/img/y.png", Stale},
+		{"https|a.test|/img/x.png", Purged}, // the harder of two matching rules
+		{"https|b.test|/img/x.png", Valid},
+	}
+	for _, c := range cases {
+		if got := inv.Check(c.key, "a.test", nil, t0.Add(-time.Second)); got != c.want {
+			t.Errorf("%s: verdict %v, want %v", c.key, got, c.want)
+		}
+		if got := inv.Check(c.key, "a.test", nil, t0.Add(time.Second)); got != Valid {
+			t.Errorf("%s fetched after the rule: verdict %v, want Valid", c.key, got)
+		}
+	}
+	if n := inv.Len(); n != 50_002 {
+		t.Errorf("Len = %d, want 50002", n)
+	}
+}
+
+// Past MaxRules the oldest prefix rules fold into the horizon.
+func TestPrefixRulesPruned(t *testing.T) {
+	inv := Invalidations{MaxRules: 100}
+	t0 := time.Unix(1000, 0)
+	for i := range 150 {
+		inv.PurgePrefix(fmt.Sprintf("k/%03d/", i), Rule{At: t0.Add(time.Duration(i) * time.Second)})
+	}
+	if n := inv.Len(); n > 100 {
+		t.Errorf("%d prefix rules kept, want at most 100", n)
+	}
+	// Content older than a folded rule is stale, never served unchecked.
+	if got := inv.Check("k/000/x", "", nil, t0.Add(-time.Second)); got == Valid {
+		t.Error("content older than a pruned rule counts as valid")
+	}
+	if got := inv.Check("k/149/x", "", nil, t0.Add(100*time.Second)); got != Purged {
+		t.Errorf("newest rule: verdict %v, want Purged", got)
 	}
 }
