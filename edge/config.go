@@ -77,9 +77,12 @@ type Config struct {
 	ShieldPolicy string
 	// ShieldHealth configures active checks of shields; zero disables.
 	ShieldHealth lb.HealthConfig
-	// Memory is the memory tier budget in bytes. Default 256 MiB.
+	// Memory is the memory tier budget in bytes. Default 512 MiB
+	// (config.DefaultMemory).
 	Memory int64
-	// MaxMemoryObject is the largest object kept in memory. Default 16 MiB.
+	// MaxMemoryObject is the largest object kept in memory, and the most
+	// of one body a request holds in memory while it arrives. Default
+	// 16 MiB (at most Memory/4).
 	MaxMemoryObject int64
 	// DiskDir enables the disk tier in that folder; empty means memory
 	// only.
@@ -196,18 +199,19 @@ func (c *Config) applyDefaults() {
 	if c.Name == "" {
 		c.Name = string(c.Role)
 	}
+	// The cluster file's defaults (config.Default*) are the only ones.
 	if c.Memory == 0 {
-		c.Memory = 256 << 20
+		c.Memory = int64(config.DefaultMemory)
 	}
 	if c.MaxMemoryObject == 0 {
-		c.MaxMemoryObject = min(16<<20, c.Memory/4)
+		c.MaxMemoryObject = min(int64(config.DefaultMaxMemoryObject), c.Memory/4)
 	}
 	if c.DiskDir != "" {
 		if c.DiskSize == 0 {
-			c.DiskSize = 10 << 30
+			c.DiskSize = int64(config.DefaultDiskSize)
 		}
 		if c.DiskMaxObject == 0 {
-			c.DiskMaxObject = min(1<<30, c.DiskSize/8)
+			c.DiskMaxObject = min(int64(config.DefaultDiskMaxObject), c.DiskSize/8)
 		}
 	}
 	if c.ConnectTimeout == 0 {

@@ -58,6 +58,7 @@ type Server struct {
 
 	adminExtra map[string]http.Handler     // guarded by mu; added before Run
 	background []func(ctx context.Context) // guarded by mu; run by Run until shutdown
+	afterStop  []func()                    // guarded by mu; run by Run once everything has stopped
 	h3         *http3.Server
 	altSvc     string // Alt-Svc value advertising HTTP/3, set before serving
 	readyOnce  sync.Once
@@ -316,7 +317,7 @@ func (s *Server) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	stopHealth := s.startHealthChecks()
+	stopHealth := sync.OnceFunc(s.startHealthChecks())
 	defer stopHealth()
 	errc := make(chan error, len(servers)+1) // and HTTP/3
 	for _, x := range servers {
@@ -367,6 +368,14 @@ func (s *Server) Run(ctx context.Context) error {
 	wg.Wait()
 	s.cancel()
 	s.transport.CloseIdleConnections()
+	stopHealth()
+	s.mu.Lock()
+	after := s.afterStop
+	s.afterStop = nil
+	s.mu.Unlock()
+	for _, fn := range after {
+		fn()
+	}
 	return runErr
 }
 

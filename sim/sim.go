@@ -517,54 +517,36 @@ func (s *Sim) registerer(n *node) prometheus.Registerer {
 // delays its upstream URLs point at the link relays (names are kept, so
 // consistent hashing and metrics are unchanged). Called with s.mu held.
 func (s *Sim) prepareEdge(n *node) (<-chan struct{}, func(context.Context) error, error) {
-	cfg, err := edge.FromCluster(s.cl, n.info.Name)
-	if err != nil {
-		return nil, nil, err
-	}
-	if info, err := s.cl.FindNode(n.info.Name); err == nil {
-		ts, err := edge.ClusterTLS(s.cl, info, s.log)
-		if err != nil {
-			return nil, nil, err
-		}
-		if ts != nil {
-			cfg.TLSConfig, cfg.WrapHTTP = ts.Config, ts.WrapHTTP
-		}
-	}
-	for i, u := range cfg.Shields {
-		if r, ok := s.links[n.info.Name+"\x00"+u.URL]; ok {
-			cfg.Shields[i].URL = r
-		}
-	}
-	for name, p := range cfg.Origins {
-		servers := slices.Clone(p.Servers)
-		for i, u := range servers {
-			if r, ok := s.links[n.info.Name+"\x00"+u.URL]; ok {
-				servers[i].URL = r
+	srv, err := edge.NewFromCluster(edge.ClusterOptions{
+		Cluster:    s.cl,
+		Node:       n.info.Name,
+		Logger:     s.log,
+		Registerer: s.registerer(n),
+		AccessLog:  s.opts.AccessLog,
+		PurgeURLs:  s.natsURLs,
+		NoPurge:    len(s.natsURLs) == 0,
+		Adjust: func(cfg *edge.Config) {
+			for i, u := range cfg.Shields {
+				if r, ok := s.links[n.info.Name+"\x00"+u.URL]; ok {
+					cfg.Shields[i].URL = r
+				}
 			}
-		}
-		p.Servers = servers
-		cfg.Origins[name] = p
-	}
-	cfg.Logger = s.log
-	cfg.AccessLog = s.opts.AccessLog
-	cfg.Registerer = s.registerer(n)
-	srv, err := edge.New(cfg)
+			for name, p := range cfg.Origins {
+				servers := slices.Clone(p.Servers)
+				for i, u := range servers {
+					if r, ok := s.links[n.info.Name+"\x00"+u.URL]; ok {
+						servers[i].URL = r
+					}
+				}
+				p.Servers = servers
+				cfg.Origins[name] = p
+			}
+		},
+	})
 	if err != nil {
 		return nil, nil, err
 	}
 	n.edge = srv
-	if len(s.natsURLs) == 0 {
-		return srv.Ready(), srv.Run, nil
-	}
-	if err := srv.AttachPurge(edge.PurgeOptions{
-		URLs:    s.natsURLs,
-		Stream:  s.cl.Purge.NATS.Stream,
-		Token:   s.token,
-		Timeout: s.cl.Purge.Timeout.D(),
-		Logger:  s.log.With("node", n.info.Name),
-	}); err != nil {
-		return nil, nil, err
-	}
 	return srv.Ready(), srv.Run, nil
 }
 
