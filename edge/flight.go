@@ -2,9 +2,13 @@ package edge
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"sync"
 
 	"github.com/selfcdn/cdn/cache"
+	"github.com/selfcdn/cdn/httpcache"
 )
 
 // flightGroup collapses concurrent misses for one key into one upstream
@@ -28,15 +32,57 @@ type flight struct {
 	ctx    context.Context // the fetch's context: node lifetime, FetchTimeout
 	cancel context.CancelFunc
 
+	// early carries informational (1xx) responses from upstream to the
+	// leader, the one client waiting in front of this fetch's request
+	// (RFC 9110 §15.2: forwarded, never stored). Dropped when full.
+	early chan informational
+
 	mu      sync.Mutex // guards users, pumping
 	users   int        // clients (and background revalidations) holding the flight
 	pumping bool       // lead is still running
 }
 
 func newFlight(parent context.Context, s *Server) *flight {
-	f := &flight{ready: make(chan struct{}), users: 1, pumping: true}
-	f.ctx, f.cancel = context.WithTimeout(parent, s.cfg.FetchTimeout)
+	f := &flight{ready: make(chan struct{}), users: 1, pumping: true, early: make(chan informational, 4)}
+	ctx, cancel := context.WithTimeout(parent, s.cfg.FetchTimeout)
+	f.ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+			if code == http.StatusContinue || code == http.StatusSwitchingProtocols {
+				return nil // hop by hop: request bodies and upgrades
+			}
+			select {
+			case f.early <- informational{code, h}:
+			default:
+			}
+			return nil
+		},
+	})
+	f.cancel = cancel
 	return f
+}
+
+// informational is a 1xx response: 102 Processing, 103 Early Hints.
+type informational struct {
+	code   int
+	header textproto.MIMEHeader
+}
+
+// writeInformational forwards a 1xx response to a client without letting
+// its fields leak into the final response's header.
+func writeInformational(w http.ResponseWriter, in informational) {
+	h := w.Header()
+	saved := h.Clone()
+	clear(h)
+	hdr := http.Header(in.header).Clone()
+	httpcache.RemoveHopByHop(hdr)
+	for k, vs := range hdr {
+		h[k] = vs
+	}
+	w.WriteHeader(in.code)
+	clear(h)
+	for k, vs := range saved {
+		h[k] = vs
+	}
 }
 
 // resultKind says how waiters may use a flight's result.

@@ -13,6 +13,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
 	"runtime"
 	"strings"
 	"sync"
@@ -445,5 +447,50 @@ func TestStoreErrorsAreCounted(t *testing.T) {
 	get(t, url) // revalidation: a 304 whose head update fails on disk
 	if e.store.Errors("disk", "update-head") == 0 {
 		t.Fatal("a failed disk head update was not counted")
+	}
+}
+
+// 103 Early Hints and 102 reach the client that caused the fetch, on a
+// miss and on a pass, and are never stored (RFC 9110 §15.2).
+func TestInformationalForwarded(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "</app.css>; rel=preload; as=style")
+		w.WriteHeader(http.StatusEarlyHints)
+		w.Header().Del("Link")
+		if r.Method == http.MethodGet {
+			w.Header().Set("Cache-Control", "max-age=60")
+		}
+		io.WriteString(w, "page")
+	}))
+	t.Cleanup(up.Close)
+	e := startEdge(t, QuickConfig("edge-1", "127.0.0.1:0", up.URL))
+	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodGet} {
+		var hints []string
+		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+			Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+				hints = append(hints, fmt.Sprintf("%d %s", code, h.Get("Link")))
+				return nil
+			},
+		})
+		req, _ := http.NewRequestWithContext(ctx, method, e.URL+"/page", strings.NewReader(""))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		cs := resp.Header.Get("Cache-Status")
+		if strings.Contains(cs, "hit") {
+			if len(hints) != 0 {
+				t.Errorf("a hit replayed informational responses %v", hints)
+			}
+			continue
+		}
+		if len(hints) != 1 || !strings.HasPrefix(hints[0], "103 </app.css>") {
+			t.Errorf("%s (%s): informational responses %v, want one 103 with the Link", method, cs, hints)
+		}
+		if resp.Header.Get("Link") != "" {
+			t.Errorf("%s: the 103's Link leaked into the final response", method)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/netip"
 	"net/textproto"
 	"net/url"
@@ -249,16 +250,27 @@ func (s *Server) serveFetched(w http.ResponseWriter, r *http.Request, st *site, 
 		if f == nil {
 			panic(http.ErrAbortHandler)
 		}
-		select {
-		case <-f.ready:
-		case <-r.Context().Done():
-			if leader {
-				s.abandon(connFor(r.Context()))
+		var early chan informational
+		if leader {
+			early = f.early
+		}
+	wait:
+		for {
+			select {
+			case <-f.ready:
+				break wait
+			case in := <-early:
+				writeInformational(w, in)
+			case <-r.Context().Done():
+				if leader {
+					s.abandon(connFor(r.Context()))
+				}
+				f.release()
+				// The client left, or the node is stopping: end the
+				// response abruptly rather than let net/http send an
+				// empty 200.
+				panic(http.ErrAbortHandler)
 			}
-			f.release()
-			// The client left, or the node is stopping: end the response
-			// abruptly rather than let net/http send an empty 200.
-			panic(http.ErrAbortHandler)
 		}
 		if s.serveResult(w, r, st, info, f, leader, &stale, &key, primary) {
 			return
@@ -388,7 +400,17 @@ func (s *Server) servePass(w http.ResponseWriter, r *http.Request, st *site, inf
 	}
 	out.ContentLength = r.ContentLength
 	set := s.upstreamFor(st)
-	resp, _, err := s.roundTrip(r.Context(), set, s.primaryKey(r, st), clientAddr(r), out)
+	ctx := httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
+		Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+			// 100 Continue is answered by net/http itself when the handler
+			// reads the body; 102 and 103 are forwarded (RFC 9110 §15.2).
+			if code != http.StatusContinue && code != http.StatusSwitchingProtocols {
+				writeInformational(w, informational{code, h})
+			}
+			return nil
+		},
+	})
+	resp, _, err := s.roundTrip(ctx, set, s.primaryKey(r, st), clientAddr(r), out)
 	if err != nil {
 		s.upstreamError(w, err)
 		return
