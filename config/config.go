@@ -33,6 +33,9 @@ type Cluster struct {
 	Cache Cache `yaml:"cache"`
 	// Upstream holds connection settings for requests to shields and origins.
 	Upstream Upstream `yaml:"upstream"`
+	// Limits protect every edge and shield from what its clients can make
+	// it do.
+	Limits Limits `yaml:"limits"`
 	// GeoDNS configures the authoritative DNS nodes.
 	GeoDNS GeoDNS `yaml:"geodns"`
 	// Purge configures the purge API and its message bus.
@@ -194,6 +197,29 @@ type Upstream struct {
 	// Retries is how many other upstreams an idempotent request may try
 	// after a failure. Default 2.
 	Retries int `yaml:"retries"`
+}
+
+// Limits bound what one client can make a node hold or cause upstream.
+type Limits struct {
+	// MaxFetchesPerConn bounds the upstream fetches one client connection
+	// has in progress; further misses on it wait. Default 32.
+	MaxFetchesPerConn int `yaml:"max_fetches_per_conn"`
+	// MaxAbandonedPerConn closes a client connection that has given up
+	// this many requests whose fetches it started (HTTP/2 rapid reset).
+	// Default 100; -1 disables.
+	MaxAbandonedPerConn int `yaml:"max_abandoned_per_conn"`
+	// H2MaxStreams bounds concurrent HTTP/2 streams per connection.
+	// Default 128.
+	H2MaxStreams int `yaml:"h2_max_streams"`
+	// FetchTimeout bounds one upstream fetch, headers to last byte.
+	// Default 10m.
+	FetchTimeout Duration `yaml:"fetch_timeout"`
+	// BodyIdleTimeout fails an upstream body that sends nothing for this
+	// long. Default 30s.
+	BodyIdleTimeout Duration `yaml:"body_idle_timeout"`
+	// StreamWindow is what a body that is not stored may buffer ahead of
+	// its slowest reader. Default 256KiB.
+	StreamWindow ByteSize `yaml:"stream_window"`
 }
 
 // GeoDNS configures the DNS tier.

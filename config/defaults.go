@@ -18,6 +18,13 @@ const (
 	DefaultTokenEnv        = "CDN_ADMIN_TOKEN"
 	DefaultStream          = "CDN_PURGE"
 	DefaultNATSListen      = "127.0.0.1:4222"
+
+	DefaultMaxFetchesPerConn   = 32
+	DefaultMaxAbandonedPerConn = 100
+	DefaultH2MaxStreams        = 128
+	DefaultFetchTimeout        = Duration(10 * time.Minute)
+	DefaultBodyIdleTimeout     = Duration(30 * time.Second)
+	DefaultStreamWindow        = ByteSize(256 << 10)
 )
 
 // ApplyDefaults fills every unset field with its documented default.
@@ -95,6 +102,25 @@ func (c *Cluster) ApplyDefaults() {
 	}
 	if u.Retries == 0 {
 		u.Retries = 2
+	}
+	l := &c.Limits
+	if l.MaxFetchesPerConn == 0 {
+		l.MaxFetchesPerConn = DefaultMaxFetchesPerConn
+	}
+	if l.MaxAbandonedPerConn == 0 {
+		l.MaxAbandonedPerConn = DefaultMaxAbandonedPerConn
+	}
+	if l.H2MaxStreams == 0 {
+		l.H2MaxStreams = DefaultH2MaxStreams
+	}
+	if l.FetchTimeout == 0 {
+		l.FetchTimeout = DefaultFetchTimeout
+	}
+	if l.BodyIdleTimeout == 0 {
+		l.BodyIdleTimeout = DefaultBodyIdleTimeout
+	}
+	if l.StreamWindow == 0 {
+		l.StreamWindow = DefaultStreamWindow
 	}
 	g := &c.GeoDNS
 	if g.Port == 0 {

@@ -189,6 +189,22 @@ func (c *Cluster) Validate() error {
 			ck.add(d.path, "must not be negative")
 		}
 	}
+	lim := c.Limits
+	if lim.MaxFetchesPerConn < 1 {
+		ck.add("limits.max_fetches_per_conn", "must be at least 1")
+	}
+	if lim.MaxAbandonedPerConn < -1 {
+		ck.add("limits.max_abandoned_per_conn", "must be -1 (off) or more")
+	}
+	if lim.H2MaxStreams < 1 {
+		ck.add("limits.h2_max_streams", "must be at least 1")
+	}
+	if lim.FetchTimeout < 0 || lim.BodyIdleTimeout < 0 {
+		ck.add("limits", "fetch_timeout and body_idle_timeout must not be negative")
+	}
+	if lim.StreamWindow < 4<<10 {
+		ck.add("limits.stream_window", "must be at least 4KiB")
+	}
 	g := c.GeoDNS
 	for i, n := range g.Nodes {
 		node(fmt.Sprintf("geodns.nodes[%d]", i), n, "dns")

@@ -185,11 +185,12 @@ type Upstream struct {
 
 // Defaults of the limits that protect a node from its clients.
 const (
-	DefaultMaxFetchesPerConn   = 32
-	DefaultMaxAbandonedPerConn = 100
-	DefaultH2MaxStreams        = 128
-	DefaultFetchTimeout        = 10 * time.Minute
-	DefaultStreamWindow        = 256 << 10
+	DefaultMaxFetchesPerConn   = config.DefaultMaxFetchesPerConn
+	DefaultMaxAbandonedPerConn = config.DefaultMaxAbandonedPerConn
+	DefaultH2MaxStreams        = config.DefaultH2MaxStreams
+	DefaultFetchTimeout        = time.Duration(config.DefaultFetchTimeout)
+	DefaultStreamWindow        = int64(config.DefaultStreamWindow)
+	DefaultBodyIdleTimeout     = time.Duration(config.DefaultBodyIdleTimeout)
 )
 
 func (c *Config) applyDefaults() {
@@ -224,7 +225,7 @@ func (c *Config) applyDefaults() {
 		c.IdleTimeout = 90 * time.Second
 	}
 	if c.BodyIdleTimeout == 0 {
-		c.BodyIdleTimeout = 30 * time.Second
+		c.BodyIdleTimeout = DefaultBodyIdleTimeout
 	}
 	if c.MaxIdlePerHost == 0 {
 		c.MaxIdlePerHost = 256
@@ -354,9 +355,16 @@ func FromCluster(cl *config.Cluster, node string) (Config, error) {
 		IdleTimeout:     cl.Upstream.IdleTimeout.D(),
 		MaxIdlePerHost:  cl.Upstream.MaxIdlePerHost,
 		Retries:         cl.Upstream.Retries,
-		ShieldPolicy:    cl.Shields.Policy,
-		Origins:         map[string]Pool{},
-		AccessLog:       true,
+		FetchTimeout:    cl.Limits.FetchTimeout.D(),
+		BodyIdleTimeout: cl.Limits.BodyIdleTimeout.D(),
+		StreamWindow:    int64(cl.Limits.StreamWindow),
+		H2MaxStreams:    cl.Limits.H2MaxStreams,
+
+		MaxFetchesPerConn:   cl.Limits.MaxFetchesPerConn,
+		MaxAbandonedPerConn: cl.Limits.MaxAbandonedPerConn,
+		ShieldPolicy:        cl.Shields.Policy,
+		Origins:             map[string]Pool{},
+		AccessLog:           true,
 	}
 	if cl.Cache.Disk.Path != "" {
 		c.DiskDir = filepath.Join(cl.Cache.Disk.Path, node)
