@@ -36,6 +36,10 @@ type Cluster struct {
 	// Limits protect every edge and shield from what its clients can make
 	// it do.
 	Limits Limits `yaml:"limits"`
+	// TrustedProxies are CIDRs (or addresses) of proxies in front of the
+	// edges whose X-Forwarded-For, -Proto and -Host are believed, besides
+	// the cluster's own nodes.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// GeoDNS configures the authoritative DNS nodes.
 	GeoDNS GeoDNS `yaml:"geodns"`
 	// Purge configures the purge API and its message bus.
@@ -54,6 +58,10 @@ type Site struct {
 	Origin string `yaml:"origin"`
 	// Cache holds the per-site caching policy.
 	Cache SiteCache `yaml:"cache"`
+	// ForwardHeaders are URL- or method-override request fields
+	// (X-Original-URL, X-HTTP-Method-Override, X-Forwarded-Port, ...)
+	// sent to the origin; by default they are dropped.
+	ForwardHeaders []string `yaml:"forward_headers"`
 }
 
 // SiteCache holds per-site caching knobs.
@@ -220,6 +228,12 @@ type Limits struct {
 	// StreamWindow is what a body that is not stored may buffer ahead of
 	// its slowest reader. Default 256KiB.
 	StreamWindow ByteSize `yaml:"stream_window"`
+	// MaxHeaderBytes bounds a request's header section; larger gets 431.
+	// Default 64KiB.
+	MaxHeaderBytes ByteSize `yaml:"max_header_bytes"`
+	// MaxHeaderCount bounds a request's header fields; more get 431.
+	// Default 101.
+	MaxHeaderCount int `yaml:"max_header_count"`
 }
 
 // GeoDNS configures the DNS tier.

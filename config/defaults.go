@@ -25,6 +25,8 @@ const (
 	DefaultFetchTimeout        = Duration(10 * time.Minute)
 	DefaultBodyIdleTimeout     = Duration(30 * time.Second)
 	DefaultStreamWindow        = ByteSize(256 << 10)
+	DefaultMaxHeaderBytes      = ByteSize(64 << 10)
+	DefaultMaxHeaderCount      = 101
 )
 
 // ApplyDefaults fills every unset field with its documented default.
@@ -121,6 +123,12 @@ func (c *Cluster) ApplyDefaults() {
 	}
 	if l.StreamWindow == 0 {
 		l.StreamWindow = DefaultStreamWindow
+	}
+	if l.MaxHeaderBytes == 0 {
+		l.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if l.MaxHeaderCount == 0 {
+		l.MaxHeaderCount = DefaultMaxHeaderCount
 	}
 	g := &c.GeoDNS
 	if g.Port == 0 {

@@ -189,6 +189,13 @@ func (c *Cluster) Validate() error {
 			ck.add(d.path, "must not be negative")
 		}
 	}
+	for i, tp := range c.TrustedProxies {
+		if _, err := netip.ParsePrefix(tp); err != nil {
+			if _, err2 := netip.ParseAddr(tp); err2 != nil {
+				ck.add(fmt.Sprintf("trusted_proxies[%d]", i), "not a CIDR or IP address: %q", tp)
+			}
+		}
+	}
 	lim := c.Limits
 	if lim.MaxFetchesPerConn < 1 {
 		ck.add("limits.max_fetches_per_conn", "must be at least 1")
@@ -201,6 +208,12 @@ func (c *Cluster) Validate() error {
 	}
 	if lim.FetchTimeout < 0 || lim.BodyIdleTimeout < 0 {
 		ck.add("limits", "fetch_timeout and body_idle_timeout must not be negative")
+	}
+	if lim.MaxHeaderBytes < 1<<10 {
+		ck.add("limits.max_header_bytes", "must be at least 1KiB")
+	}
+	if lim.MaxHeaderCount < 8 {
+		ck.add("limits.max_header_count", "must be at least 8")
 	}
 	if lim.StreamWindow < 4<<10 {
 		ck.add("limits.stream_window", "must be at least 4KiB")

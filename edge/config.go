@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -119,11 +120,19 @@ type Config struct {
 	H2MaxStreams int
 	// MaxIdlePerHost is the keep-alive pool per upstream. Default 256.
 	MaxIdlePerHost int
+	// TrustedProxies are the peers whose X-Forwarded-For, -Proto, -Host
+	// are believed: the cluster's own nodes and the cluster file's
+	// trusted_proxies. From anyone else they are replaced by what the
+	// node saw itself.
+	TrustedProxies []netip.Prefix
 	// Retries is how many further upstreams an idempotent request tries.
 	// Default 2; negative means none.
 	Retries int
 	// MaxHeaderBytes bounds request headers; larger gets 431. Default 64 KiB.
 	MaxHeaderBytes int
+	// MaxHeaderCount bounds the number of request header fields; more
+	// get 431. Default 101 (HAProxy's).
+	MaxHeaderCount int
 	// DisableCompression turns off compressed variants (edges only; shields
 	// never compress).
 	DisableCompression bool
@@ -154,6 +163,11 @@ type Site struct {
 	Policy httpcache.Policy
 	// Key shapes the cache key.
 	Key cache.KeyOptions
+	// ForwardHeaders are URL- or method-override request fields
+	// (X-Original-URL, X-HTTP-Method-Override, X-Forwarded-Port, ...) sent
+	// upstream for this site; by default they are dropped, since they are
+	// not part of the cache key.
+	ForwardHeaders []string
 }
 
 // Pool is an origin pool.
@@ -255,7 +269,10 @@ func (c *Config) applyDefaults() {
 		c.H3MaxStreams = 256
 	}
 	if c.MaxHeaderBytes == 0 {
-		c.MaxHeaderBytes = 64 << 10
+		c.MaxHeaderBytes = int(config.DefaultMaxHeaderBytes)
+	}
+	if c.MaxHeaderCount == 0 {
+		c.MaxHeaderCount = config.DefaultMaxHeaderCount
 	}
 	if c.ShieldPolicy == "" {
 		c.ShieldPolicy = lb.PolicyMaglev
@@ -360,6 +377,8 @@ func FromCluster(cl *config.Cluster, node string) (Config, error) {
 		StreamWindow:    int64(cl.Limits.StreamWindow),
 		H2MaxStreams:    cl.Limits.H2MaxStreams,
 
+		MaxHeaderBytes:      int(cl.Limits.MaxHeaderBytes),
+		MaxHeaderCount:      cl.Limits.MaxHeaderCount,
 		MaxFetchesPerConn:   cl.Limits.MaxFetchesPerConn,
 		MaxAbandonedPerConn: cl.Limits.MaxAbandonedPerConn,
 		ShieldPolicy:        cl.Shields.Policy,
@@ -382,9 +401,11 @@ func FromCluster(cl *config.Cluster, node string) (Config, error) {
 				MaxHeuristic:          s.Cache.MaxHeuristic.D(),
 				IgnoreCDNCacheControl: s.Cache.IgnoreCDNCacheControl,
 			},
-			Key: cache.KeyOptions{IgnoreQuery: s.Cache.IgnoreQuery, SortQuery: s.Cache.SortQuery},
+			Key:            cache.KeyOptions{IgnoreQuery: s.Cache.IgnoreQuery, SortQuery: s.Cache.SortQuery},
+			ForwardHeaders: s.ForwardHeaders,
 		})
 	}
+	c.TrustedProxies = trustedPrefixes(cl)
 	for name, o := range cl.Origins {
 		p := Pool{Policy: o.Policy, HostHeader: o.HostHeader, Health: healthConfig(o.Health)}
 		for _, s := range o.Servers {
@@ -431,4 +452,32 @@ func QuickConfig(name, listen, origin string) Config {
 		Sites:   []Site{{Host: "*", Origin: "origin"}},
 		Origins: map[string]Pool{"origin": {Policy: lb.PolicyRoundRobin, Servers: []Upstream{{Name: "origin", URL: origin}}}},
 	}
+}
+
+// trustedPrefixes are the cluster's own nodes (edges, shields, balancers)
+// and its trusted_proxies.
+func trustedPrefixes(cl *config.Cluster) []netip.Prefix {
+	var out []netip.Prefix
+	add := func(addr string) {
+		if a, err := netip.ParseAddr(addr); err == nil {
+			a = a.Unmap()
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	for _, p := range cl.PoPs {
+		for _, e := range p.Edges {
+			add(e.Address)
+		}
+	}
+	for _, n := range cl.Shields.Nodes {
+		add(n.Address)
+	}
+	for _, c := range cl.TrustedProxies {
+		if p, err := netip.ParsePrefix(c); err == nil {
+			out = append(out, p.Masked())
+		} else {
+			add(c)
+		}
+	}
+	return out
 }

@@ -32,7 +32,7 @@ type fetched struct {
 func (s *Server) fetch(ctx context.Context, set *upstreamSet, st *site, primary string, r, out *http.Request) (*fetched, error) {
 	for attempt := 0; ; attempt++ {
 		ft := &fetched{requestTime: s.cfg.Now()}
-		resp, b, err := s.roundTrip(ctx, set, primary, clientAddr(r), out)
+		resp, b, err := s.roundTrip(ctx, set, primary, s.clientIP(r), out)
 		if err != nil {
 			return nil, err
 		}
@@ -247,7 +247,7 @@ func (s *Server) pump(ctx context.Context, fl *cache.Fill, ft *fetched, respp **
 		ro.Header.Set("If-Range", etag)
 		ro.Header.Del("If-None-Match")
 		ro.Header.Del("If-Modified-Since")
-		next, b, rerr := s.roundTrip(ctx, set, primary, clientAddr(r), ro, failed...)
+		next, b, rerr := s.roundTrip(ctx, set, primary, s.clientIP(r), ro, failed...)
 		if rerr != nil {
 			return n, fmt.Errorf("%w (resume failed: %v)", err, rerr)
 		}

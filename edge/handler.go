@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"net/netip"
 	"net/textproto"
 	"net/url"
 	"strings"
@@ -64,6 +63,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.plainError(sw, http.StatusBadRequest, "request has both Content-Length and Transfer-Encoding\n")
 		return
 	}
+	if r.Method == http.MethodTrace || r.Method == http.MethodConnect {
+		// TRACE reflects the request (credentials included) and CONNECT
+		// would tunnel: neither has any business at a reverse proxy.
+		info.status = "refused"
+		sw.Header().Set("Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH")
+		s.plainError(sw, http.StatusMethodNotAllowed, r.Method+" is not served by this CDN\n")
+		return
+	}
+	if n, size := headerCount(r.Header); n > s.cfg.MaxHeaderCount || size > s.cfg.MaxHeaderBytes {
+		// net/http's own limit allows 4 KiB beyond MaxHeaderBytes and
+		// counts no fields; this is the documented limit, exactly.
+		info.status = "refused"
+		s.metrics.limitTrips.WithLabelValues("request_headers").Inc()
+		sw.Header().Set("Connection", "close")
+		s.plainError(sw, http.StatusRequestHeaderFieldsTooLarge, fmt.Sprintf("request has %d header fields of %d bytes; the limits are %d and %d\n", n, size, s.cfg.MaxHeaderCount, s.cfg.MaxHeaderBytes))
+		return
+	}
 	if s.altSvc != "" && r.ProtoMajor < 3 && r.TLS != nil {
 		sw.Header().Set("Alt-Svc", s.altSvc)
 	}
@@ -99,6 +115,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.servePass(sw, r, st, info)
 	}
+}
+
+// headerCount returns the number of header fields of a request and their
+// size as sent (name, ": ", value, CRLF), request line excluded.
+func headerCount(h http.Header) (n, size int) {
+	for k, vs := range h {
+		n += len(vs)
+		for _, v := range vs {
+			size += len(k) + len(v) + 4
+		}
+	}
+	return n, size
 }
 
 // looped reports whether this node already appears in CDN-Loop (RFC 8586).
@@ -410,7 +438,7 @@ func (s *Server) servePass(w http.ResponseWriter, r *http.Request, st *site, inf
 			return nil
 		},
 	})
-	resp, _, err := s.roundTrip(ctx, set, s.primaryKey(r, st), clientAddr(r), out)
+	resp, _, err := s.roundTrip(ctx, set, s.primaryKey(r, st), s.clientIP(r), out)
 	if err != nil {
 		s.upstreamError(w, err)
 		return
@@ -469,17 +497,7 @@ func (s *Server) outgoing(r *http.Request, st *site, method string) *http.Reques
 		out.Host = st.Host
 	}
 	httpcache.RemoveHopByHop(out.Header)
-	if ip := clientAddr(r); ip.IsValid() {
-		prior := out.Header.Values("X-Forwarded-For")
-		v := ip.String()
-		if len(prior) > 0 {
-			v = strings.Join(prior, ", ") + ", " + v
-		}
-		out.Header.Set("X-Forwarded-For", v)
-	}
-	if out.Header.Get("X-Forwarded-Proto") == "" {
-		out.Header.Set("X-Forwarded-Proto", s.scheme(r))
-	}
+	s.setForwarding(out, r, st)
 	if s.cfg.Role == RoleEdge {
 		// One normalised Accept-Encoding upstream, so responses that vary
 		// on it make at most a handful of variants.
@@ -499,16 +517,6 @@ func cloneURL(r *http.Request) *url.URL {
 	u.Scheme = "http"
 	u.Host = r.Host
 	return &u
-}
-
-// clientAddr is the peer's IP address.
-func clientAddr(r *http.Request) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	a, _ := netip.ParseAddr(host)
-	return a.Unmap()
 }
 
 // passTTL is how long a key whose response could not be stored skips

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -42,6 +43,7 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	noH3 := fs.Bool("no-http3", false, "do not serve HTTP/3 on the --tls-listen port")
 	tlsCert := fs.String("tls-cert", "", "certificate file (PEM) for --tls-listen")
 	tlsKey := fs.String("tls-key", "", "key file (PEM) for --tls-listen")
+	trustedProxies := fs.String("trusted-proxies", "", "quick mode: comma-separated CIDRs of proxies in front whose X-Forwarded-For/-Proto/-Host are believed")
 	accessLog := fs.Bool("access-log", true, "log every request as a JSON line on stderr")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parseFlags(fs, args); err != nil {
@@ -106,6 +108,16 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		cfg := edge.QuickConfig(*name, *listen, *origin)
 		cfg.Memory = int64(memory)
+		for _, c := range strings.Split(*trustedProxies, ",") {
+			if c = strings.TrimSpace(c); c == "" {
+				continue
+			}
+			p, err := netip.ParsePrefix(c)
+			if err != nil {
+				return usageError{fmt.Sprintf("--trusted-proxies: %q is not a CIDR", c)}
+			}
+			cfg.TrustedProxies = append(cfg.TrustedProxies, p.Masked())
+		}
 		if *diskDir != "" {
 			cfg.DiskDir, cfg.DiskSize = *diskDir, int64(diskSize)
 		}
