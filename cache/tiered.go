@@ -175,6 +175,10 @@ type Lookup struct {
 	Verdict Verdict
 	// VaryMiss is set when the URL is known but not this variant.
 	VaryMiss bool
+	// Unsynced is set when the node may have missed purges (it is not in
+	// sync with the purge bus): nothing stored may be served without a
+	// successful revalidation, stale or not.
+	Unsynced bool
 }
 
 // Close releases a disk body opened during the lookup and not used.
@@ -207,8 +211,11 @@ func (t *Tiered) Lookup(primary string, varyValues func(fields []string) []strin
 		return l
 	}
 	v := t.inv.CheckObject(o)
-	if v == Valid && !t.isSynced() {
-		v = Stale
+	if !t.isSynced() {
+		l.Unsynced = true
+		if v == Valid {
+			v = Stale
+		}
 	}
 	if v == Purged {
 		if ob, ok := o.Body.(*openedBody); ok {

@@ -603,3 +603,59 @@ func TestMethodsAndHeaderLimits(t *testing.T) {
 		t.Errorf("60 KiB of headers: %q, want 200", got)
 	}
 }
+
+// A node that may have missed purges (out of sync with the purge bus)
+// serves nothing stored without a successful revalidation: when the
+// origin cannot be reached it answers with an error, never stale, even
+// where stale-if-error would allow it.
+func TestUnsyncedNodeServesNoStale(t *testing.T) {
+	o := startOrigin(t)
+	dir := t.TempDir()
+	url := uniq(t) + "?size=1000&cc=max-age%3D1,stale-if-error%3D3600,stale-while-revalidate%3D3600"
+	{
+		cfg := QuickConfig("edge-1", "127.0.0.1:0", o.URL)
+		cfg.Now, cfg.DiskDir, cfg.DiskSize = o.clock.Now, dir, 64<<20
+		ctx, cancel := context.WithCancel(context.Background())
+		srv, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- srv.Run(ctx) }()
+		<-srv.Ready()
+		waitFor(t, "disk ready", 10*time.Second, srv.disk.Ready)
+		get(t, "http://"+srv.Addr("http").String()+url)
+		waitFor(t, "written through", 10*time.Second, func() bool { return srv.disk.Len() > 0 })
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	o.clock.Advance(5 * time.Second) // stale now
+	o.Close()                        // and the origin is gone
+	// Restarted, with a purge bus it cannot reach: never in sync.
+	dead, _ := net.Listen("tcp", "127.0.0.1:0")
+	deadURL := "nats://" + dead.Addr().String()
+	dead.Close()
+	cfg := QuickConfig("edge-1", "127.0.0.1:0", o.URL)
+	cfg.Now, cfg.DiskDir, cfg.DiskSize = o.clock.Now, dir, 64<<20
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.AttachPurge(PurgeOptions{URLs: []string{deadURL}, Token: "t", Timeout: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-srv.Ready()
+	if srv.synced() {
+		t.Fatal("a node that cannot reach its purge bus says it is in sync")
+	}
+	r := get(t, "http://"+srv.Addr("http").String()+url)
+	if r.status < 500 || strings.Contains(r.cacheStatus(), "stale") {
+		t.Errorf("out of sync with the purge bus and the origin down: status %d, Cache-Status %q; want an error, not stale", r.status, r.cacheStatus())
+	}
+}

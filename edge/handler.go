@@ -36,6 +36,9 @@ type site struct {
 type reqInfo struct {
 	site   *site
 	status string // hit, miss, stale, pass, ... for metrics
+	// noStale forbids serving a stored response without a successful
+	// revalidation (the node may have missed a purge).
+	noStale bool
 }
 
 // route finds the site for a Host header.
@@ -206,7 +209,8 @@ func (s *Server) serveCacheable(w http.ResponseWriter, r *http.Request, st *site
 			s.gatewayTimeout(w, "only-if-cached: no fresh response stored")
 			return
 		}
-		if d.StaleWhileRevalidate {
+		info.noStale = l.Unsynced
+		if d.StaleWhileRevalidate && !l.Unsynced {
 			info.status = "stale"
 			ttl := int64(d.TTL.Seconds())
 			s.serveObject(w, r, st, servable{key: obj.Key, head: head, body: obj.Body, size: obj.Size(), status: httpcache.Status{Cache: s.cfg.Name, Hit: true, TTL: &ttl, Detail: "stale-while-revalidate"}})
@@ -329,7 +333,7 @@ func (s *Server) serveResult(w http.ResponseWriter, r *http.Request, st *site, i
 		s.servePassResult(w, r, info, res, rd)
 		return true
 	case resError:
-		if *stale != nil {
+		if *stale != nil && !info.noStale {
 			old := *stale
 			d := httpcache.Evaluate(r.Header, s.entryOf(old.Head(), st), s.cfg.Now())
 			if d.StaleIfError {
