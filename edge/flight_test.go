@@ -659,3 +659,48 @@ func TestUnsyncedNodeServesNoStale(t *testing.T) {
 		t.Errorf("out of sync with the purge bus and the origin down: status %d, Cache-Status %q; want an error, not stale", r.status, r.cacheStatus())
 	}
 }
+
+// A malformed request body is the client's fault: 400, and it never
+// counts against the backend (which would eject it for everyone).
+func TestMalformedChunkedBodyIsClientError(t *testing.T) {
+	up := func() *httptest.Server {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			io.WriteString(w, "ok")
+		}))
+		t.Cleanup(s.Close)
+		return s
+	}
+	a, b := up(), up()
+	cfg := QuickConfig("edge-1", "127.0.0.1:0", a.URL)
+	cfg.Origins["origin"] = Pool{Policy: "round_robin", Servers: []Upstream{{Name: "a", URL: a.URL}, {Name: "b", URL: b.URL}}}
+	cfg.Admin = "127.0.0.1:0"
+	e := startEdge(t, cfg)
+	for i := range 8 {
+		c, err := net.Dial("tcp", e.Addr("http").String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, "POST /form HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\nbroken\r\n0\r\n\r\n")
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		if !strings.HasPrefix(line, "HTTP/1.1 400") {
+			t.Errorf("request %d: %q, want 400", i, line)
+		}
+	}
+	resp, err := http.Get("http://" + e.Addr("admin").String() + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st Status
+	json.NewDecoder(resp.Body).Decode(&st)
+	for _, bs := range st.Upstreams {
+		for _, b := range bs {
+			if b.Ejected || b.ConsecutiveFailures > 0 {
+				t.Errorf("backend %s blamed for clients' bodies: ejected %v, %d failures", b.Name, b.Ejected, b.ConsecutiveFailures)
+			}
+		}
+	}
+}

@@ -426,7 +426,7 @@ func (s *Server) revalidateInBackground(r *http.Request, st *site, key, primary 
 func (s *Server) servePass(w http.ResponseWriter, r *http.Request, st *site, info *reqInfo) {
 	info.status = "pass"
 	out := s.outgoing(r, st, r.Method)
-	out.Body = r.Body
+	out.Body = &clientBody{rc: r.Body}
 	if r.ContentLength == 0 {
 		out.Body = http.NoBody
 	}
@@ -443,6 +443,13 @@ func (s *Server) servePass(w http.ResponseWriter, r *http.Request, st *site, inf
 		},
 	})
 	resp, _, err := s.roundTrip(ctx, set, s.primaryKey(r, st), s.clientIP(r), out)
+	var cerr errClientBody
+	if errors.As(err, &cerr) {
+		info.status = "client-error"
+		w.Header().Set("Connection", "close")
+		s.plainError(w, http.StatusBadRequest, fmt.Sprintf("malformed request body: %v\n", cerr.err))
+		return
+	}
 	if err != nil {
 		s.upstreamError(w, err)
 		return

@@ -155,6 +155,15 @@ func (s *Server) roundTrip(ctx context.Context, set *upstreamSet, key string, cl
 		start := s.cfg.Now()
 		b.Acquire()
 		resp, err := s.transport.RoundTrip(r)
+		if cb, ok := out.Body.(*clientBody); ok && cb.fault() != nil {
+			// The client's body broke (malformed chunking, a client that
+			// left): the client's fault, never the upstream's.
+			if resp != nil {
+				resp.Body.Close()
+			}
+			b.Release()
+			return nil, nil, cb.fault()
+		}
 		if err != nil {
 			b.Release()
 			b.ReportResult(false)
@@ -261,4 +270,35 @@ func (r *idleReader) Read(p []byte) (int, error) {
 func (r *idleReader) Close() error {
 	r.t.Stop()
 	return r.rc.Close()
+}
+
+// errClientBody wraps a failure to read the client's request body.
+type errClientBody struct{ err error }
+
+func (e errClientBody) Error() string { return "reading the request body: " + e.err.Error() }
+func (e errClientBody) Unwrap() error { return e.err }
+
+// clientBody is a request body on its way upstream; it remembers whether
+// reading it from the client failed, so that failure is answered with 400
+// and never counted against the upstream.
+type clientBody struct {
+	rc  io.ReadCloser
+	err atomic.Pointer[errClientBody]
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF {
+		b.err.CompareAndSwap(nil, &errClientBody{err})
+	}
+	return n, err
+}
+
+func (b *clientBody) Close() error { return b.rc.Close() }
+
+func (b *clientBody) fault() error {
+	if e := b.err.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
