@@ -234,6 +234,15 @@ type Limits struct {
 	// MaxHeaderCount bounds a request's header fields; more get 431.
 	// Default 101.
 	MaxHeaderCount int `yaml:"max_header_count"`
+	// ClientBodyTimeout fails a request body that sends nothing for this
+	// long. Default 60s.
+	ClientBodyTimeout Duration `yaml:"client_body_timeout"`
+	// SendTimeout abandons a response the client does not read for this
+	// long. Default 60s.
+	SendTimeout Duration `yaml:"send_timeout"`
+	// MaxConnsPerClient bounds connections per client address. Default
+	// 256; -1: no limit.
+	MaxConnsPerClient int `yaml:"max_conns_per_client"`
 }
 
 // GeoDNS configures the DNS tier.

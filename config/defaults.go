@@ -27,6 +27,9 @@ const (
 	DefaultStreamWindow        = ByteSize(256 << 10)
 	DefaultMaxHeaderBytes      = ByteSize(64 << 10)
 	DefaultMaxHeaderCount      = 101
+	DefaultClientBodyTimeout   = Duration(60 * time.Second)
+	DefaultSendTimeout         = Duration(60 * time.Second)
+	DefaultMaxConnsPerClient   = 256
 )
 
 // ApplyDefaults fills every unset field with its documented default.
@@ -129,6 +132,15 @@ func (c *Cluster) ApplyDefaults() {
 	}
 	if l.MaxHeaderCount == 0 {
 		l.MaxHeaderCount = DefaultMaxHeaderCount
+	}
+	if l.ClientBodyTimeout == 0 {
+		l.ClientBodyTimeout = DefaultClientBodyTimeout
+	}
+	if l.SendTimeout == 0 {
+		l.SendTimeout = DefaultSendTimeout
+	}
+	if l.MaxConnsPerClient == 0 {
+		l.MaxConnsPerClient = DefaultMaxConnsPerClient
 	}
 	g := &c.GeoDNS
 	if g.Port == 0 {

@@ -209,6 +209,12 @@ func (c *Cluster) Validate() error {
 	if lim.FetchTimeout < 0 || lim.BodyIdleTimeout < 0 {
 		ck.add("limits", "fetch_timeout and body_idle_timeout must not be negative")
 	}
+	if lim.ClientBodyTimeout < 0 || lim.SendTimeout < 0 {
+		ck.add("limits", "client_body_timeout and send_timeout must not be negative")
+	}
+	if lim.MaxConnsPerClient < -1 {
+		ck.add("limits.max_conns_per_client", "must be -1 (no limit) or more")
+	}
 	if lim.MaxHeaderBytes < 1<<10 {
 		ck.add("limits.max_header_bytes", "must be at least 1KiB")
 	}

@@ -115,6 +115,15 @@ type Config struct {
 	// up this many requests whose fetches it started (HTTP/2 rapid reset).
 	// Default 100; negative disables.
 	MaxAbandonedPerConn int
+	// ClientBodyTimeout fails a request body on which the client sends
+	// nothing for this long (nginx's client_body_timeout). Default 60s.
+	ClientBodyTimeout time.Duration
+	// SendTimeout abandons a response the client does not read for this
+	// long (nginx's send_timeout). Default 60s.
+	SendTimeout time.Duration
+	// MaxConnsPerClient bounds the connections one client address holds
+	// on the HTTP and HTTPS listeners. Default 256; negative: no limit.
+	MaxConnsPerClient int
 	// H2MaxStreams bounds concurrent HTTP/2 streams per connection.
 	// Default 128.
 	H2MaxStreams int
@@ -259,6 +268,15 @@ func (c *Config) applyDefaults() {
 	if c.H2MaxStreams == 0 {
 		c.H2MaxStreams = DefaultH2MaxStreams
 	}
+	if c.ClientBodyTimeout == 0 {
+		c.ClientBodyTimeout = time.Duration(config.DefaultClientBodyTimeout)
+	}
+	if c.SendTimeout == 0 {
+		c.SendTimeout = time.Duration(config.DefaultSendTimeout)
+	}
+	if c.MaxConnsPerClient == 0 {
+		c.MaxConnsPerClient = config.DefaultMaxConnsPerClient
+	}
 	if c.Retries == 0 {
 		c.Retries = 2
 	}
@@ -378,6 +396,9 @@ func FromCluster(cl *config.Cluster, node string) (Config, error) {
 		H2MaxStreams:    cl.Limits.H2MaxStreams,
 
 		MaxHeaderBytes:      int(cl.Limits.MaxHeaderBytes),
+		ClientBodyTimeout:   cl.Limits.ClientBodyTimeout.D(),
+		SendTimeout:         cl.Limits.SendTimeout.D(),
+		MaxConnsPerClient:   cl.Limits.MaxConnsPerClient,
 		MaxHeaderCount:      cl.Limits.MaxHeaderCount,
 		MaxFetchesPerConn:   cl.Limits.MaxFetchesPerConn,
 		MaxAbandonedPerConn: cl.Limits.MaxAbandonedPerConn,

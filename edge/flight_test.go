@@ -704,3 +704,72 @@ func TestMalformedChunkedBodyIsClientError(t *testing.T) {
 		}
 	}
 }
+
+// Slow and hostile clients are bounded: a request body that stalls, a
+// client that never reads its response, and too many connections from
+// one address.
+func TestSlowClientsBounded(t *testing.T) {
+	var inflight atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inflight.Add(1)
+		defer inflight.Add(-1)
+		if _, err := io.Copy(io.Discard, r.Body); err != nil {
+			return
+		}
+		w.Header().Set("Cache-Control", "max-age=60")
+		w.Write(bytes.Repeat([]byte("x"), 8<<20))
+	}))
+	t.Cleanup(up.Close)
+	cfg := QuickConfig("edge-1", "127.0.0.1:0", up.URL)
+	cfg.ClientBodyTimeout = 500 * time.Millisecond
+	cfg.SendTimeout = 500 * time.Millisecond
+	cfg.MaxConnsPerClient = 4
+	e := startEdge(t, cfg)
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", e.Addr("http").String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		return c
+	}
+
+	// A POST body that stops after one byte: 400, and the origin is let go.
+	c := dial()
+	io.WriteString(c, "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nx")
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	c.Close()
+	if !strings.HasPrefix(line, "HTTP/1.1 400") {
+		t.Errorf("stalled request body: %q, want 400", line)
+	}
+	waitFor(t, "origin request released", 10*time.Second, func() bool { return inflight.Load() == 0 })
+
+	// A client that never reads an 8 MiB response: the edge gives up.
+	get(t, e.URL+"/big") // cached now
+	c = dial()
+	io.WriteString(c, "GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+	time.Sleep(2 * time.Second) // well past the send timeout, reading nothing
+	n, err := io.Copy(io.Discard, c)
+	c.Close()
+	if err == nil && n >= 8<<20 {
+		t.Errorf("a client that read nothing for 4 send timeouts still got the whole body (%d bytes)", n)
+	}
+
+	// Connections per address.
+	var conns []net.Conn
+	for range 4 {
+		conns = append(conns, dial())
+	}
+	extra := dial()
+	extra.SetReadDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(extra, "GET /big HTTP/1.1\r\nHost: a\r\n\r\n")
+	if _, err := extra.Read(make([]byte, 1)); err == nil {
+		t.Error("a fifth connection from one address was served; the limit is 4")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Error("a fifth connection from one address was left open instead of closed")
+	}
+	extra.Close()
+	for _, c := range conns {
+		c.Close()
+	}
+}

@@ -53,7 +53,8 @@ func (s *Server) route(host string) *site {
 // ServeHTTP is the one handler shared by HTTP/1.1, HTTP/2 (and HTTP/3).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.cfg.Now()
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &statusWriter{ResponseWriter: w, sendTimeout: s.cfg.SendTimeout}
+	sw.armSend() // also bounds responses without a body
 	info := &reqInfo{}
 	defer func() {
 		s.observe(r, sw, info, start)
@@ -426,7 +427,7 @@ func (s *Server) revalidateInBackground(r *http.Request, st *site, key, primary 
 func (s *Server) servePass(w http.ResponseWriter, r *http.Request, st *site, info *reqInfo) {
 	info.status = "pass"
 	out := s.outgoing(r, st, r.Method)
-	out.Body = &clientBody{rc: r.Body}
+	out.Body = &clientBody{rc: r.Body, deadline: bodyDeadline{http.NewResponseController(w), s.cfg.ClientBodyTimeout}}
 	if r.ContentLength == 0 {
 		out.Body = http.NoBody
 	}

@@ -434,14 +434,16 @@ func (s *Server) upstreamError(w http.ResponseWriter, err error) {
 // failed.
 type statusWriter struct {
 	http.ResponseWriter
-	code  int
-	bytes int64
+	code        int
+	bytes       int64
+	sendTimeout time.Duration // renewed before every chunk written
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.code == 0 {
 		w.code = code
 	}
+	w.armSend() // the wait for upstream does not count against the client
 	w.ResponseWriter.WriteHeader(code)
 }
 
@@ -449,12 +451,27 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 	if w.code == 0 {
 		w.code = http.StatusOK
 	}
-	n, err := w.ResponseWriter.Write(p)
-	w.bytes += int64(n)
-	if err != nil {
-		return n, writeError{err}
+	if w.sendTimeout <= 0 || len(p) <= writeChunk {
+		n, err := w.ResponseWriter.Write(p)
+		w.bytes += int64(n)
+		if err != nil {
+			return n, writeError{err}
+		}
+		return n, nil
 	}
-	return n, nil
+	total := 0
+	for len(p) > 0 {
+		w.armSend()
+		k := min(len(p), writeChunk)
+		n, err := w.ResponseWriter.Write(p[:k])
+		w.bytes += int64(n)
+		total += n
+		if err != nil {
+			return total, writeError{err}
+		}
+		p = p[k:]
+	}
+	return total, nil
 }
 
 // ReadFrom keeps sendfile and large copies efficient.
@@ -462,7 +479,7 @@ func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
 	if w.code == 0 {
 		w.code = http.StatusOK
 	}
-	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok && w.sendTimeout <= 0 {
 		n, err := rf.ReadFrom(&srcErrReader{r: src})
 		w.bytes += n
 		var se srcError
@@ -485,8 +502,20 @@ func (w *statusWriter) sendFile(f *os.File, n int64) {
 		w.code = http.StatusOK
 	}
 	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
-		m, _ := rf.ReadFrom(&io.LimitedReader{R: f, N: n})
-		w.bytes += m
+		for n > 0 {
+			// In pieces, each under a fresh send deadline.
+			w.armSend()
+			k := n
+			if w.sendTimeout > 0 {
+				k = min(n, 4<<20)
+			}
+			m, err := rf.ReadFrom(&io.LimitedReader{R: f, N: k})
+			w.bytes += m
+			n -= m
+			if err != nil || m < k {
+				return
+			}
+		}
 		return
 	}
 	m, _ := io.Copy(w.ResponseWriter, io.LimitReader(f, n))

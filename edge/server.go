@@ -239,6 +239,11 @@ func (s *Server) Run(ctx context.Context) error {
 				return context.WithValue(connContext(ctx, c), clientConnKey{}, s.newClientConn(c))
 			}
 		}
+		if name != "admin" {
+			ln = newConnLimitListener(ln, s.cfg.MaxConnsPerClient, func() {
+				s.metrics.limitTrips.WithLabelValues("conns_per_client").Inc()
+			})
+		}
 		if name == "http" {
 			hs.Protocols = &protocols
 			ln = framingListener{ln}

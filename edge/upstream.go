@@ -282,11 +282,13 @@ func (e errClientBody) Unwrap() error { return e.err }
 // reading it from the client failed, so that failure is answered with 400
 // and never counted against the upstream.
 type clientBody struct {
-	rc  io.ReadCloser
-	err atomic.Pointer[errClientBody]
+	rc       io.ReadCloser
+	deadline bodyDeadline
+	err      atomic.Pointer[errClientBody]
 }
 
 func (b *clientBody) Read(p []byte) (int, error) {
+	b.deadline.arm()
 	n, err := b.rc.Read(p)
 	if err != nil && err != io.EOF {
 		b.err.CompareAndSwap(nil, &errClientBody{err})
