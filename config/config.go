@@ -200,6 +200,10 @@ type Upstream struct {
 	HeaderTimeout Duration `yaml:"header_timeout"`
 	// IdleTimeout closes idle pooled connections. Default 90s.
 	IdleTimeout Duration `yaml:"idle_timeout"`
+	// AckTimeout fails a connection whose sent data is not acknowledged
+	// for this long (TCP_USER_TIMEOUT): a silently dropping upstream costs
+	// this, not the header timeout. Default 2s.
+	AckTimeout Duration `yaml:"ack_timeout"`
 	// MaxIdlePerHost is the keep-alive pool size per upstream. Default 256.
 	MaxIdlePerHost int `yaml:"max_idle_per_host"`
 	// Retries is how many other upstreams an idempotent request may try

@@ -30,6 +30,10 @@ const (
 	DefaultClientBodyTimeout   = Duration(60 * time.Second)
 	DefaultSendTimeout         = Duration(60 * time.Second)
 	DefaultMaxConnsPerClient   = 256
+	DefaultAckTimeout          = Duration(2 * time.Second)
+	// DefaultShieldHealthPath is answered by every edge and shield on its
+	// HTTP port, before routing, so shields are probed where they serve.
+	DefaultShieldHealthPath = "/.well-known/cdn-healthz"
 )
 
 // ApplyDefaults fills every unset field with its documented default.
@@ -63,7 +67,7 @@ func (c *Cluster) ApplyDefaults() {
 	if c.Shields.Policy == "" {
 		c.Shields.Policy = "maglev"
 	}
-	c.Shields.Health.applyDefaults("/healthz")
+	c.Shields.Health.applyDefaults(DefaultShieldHealthPath)
 	for i := range c.PoPs {
 		if c.PoPs[i].Weight == 0 {
 			c.PoPs[i].Weight = 1
@@ -101,6 +105,9 @@ func (c *Cluster) ApplyDefaults() {
 	}
 	if u.IdleTimeout == 0 {
 		u.IdleTimeout = Duration(90 * time.Second)
+	}
+	if u.AckTimeout == 0 {
+		u.AckTimeout = DefaultAckTimeout
 	}
 	if u.MaxIdlePerHost == 0 {
 		u.MaxIdlePerHost = 256

@@ -96,6 +96,11 @@ type Config struct {
 	// ConnectTimeout, HeaderTimeout and IdleTimeout bound upstream
 	// connections. Defaults 2s, 30s, 90s.
 	ConnectTimeout, HeaderTimeout, IdleTimeout time.Duration
+	// AckTimeout fails an upstream connection whose sent data is not
+	// acknowledged for this long (TCP_USER_TIMEOUT on Linux), so a shield
+	// whose packets are dropped costs a request this long, not the header
+	// timeout. Default 2s; negative disables.
+	AckTimeout time.Duration
 	// BodyIdleTimeout fails an upstream body on which nothing arrives for
 	// this long (then a shield's body resumes from the next shield).
 	// Default 30s.
@@ -247,6 +252,9 @@ func (c *Config) applyDefaults() {
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = 90 * time.Second
 	}
+	if c.AckTimeout == 0 {
+		c.AckTimeout = time.Duration(config.DefaultAckTimeout)
+	}
 	if c.BodyIdleTimeout == 0 {
 		c.BodyIdleTimeout = DefaultBodyIdleTimeout
 	}
@@ -388,6 +396,7 @@ func FromCluster(cl *config.Cluster, node string) (Config, error) {
 		ConnectTimeout:  cl.Upstream.ConnectTimeout.D(),
 		HeaderTimeout:   cl.Upstream.HeaderTimeout.D(),
 		IdleTimeout:     cl.Upstream.IdleTimeout.D(),
+		AckTimeout:      cl.Upstream.AckTimeout.D(),
 		MaxIdlePerHost:  cl.Upstream.MaxIdlePerHost,
 		Retries:         cl.Upstream.Retries,
 		FetchTimeout:    cl.Limits.FetchTimeout.D(),
@@ -442,7 +451,10 @@ func FromCluster(cl *config.Cluster, node string) (Config, error) {
 	}
 	if role == RoleEdge {
 		for _, s := range cl.Shields.Nodes {
-			c.Shields = append(c.Shields, Upstream{Name: s.Name, URL: "http://" + hostPort(s.Address, cl.Ports.HTTP), HealthAddr: hostPort(s.Address, cl.Ports.Admin)})
+			// Probed on the port that serves traffic, so a data port that
+			// drops packets takes the shield out even while its admin
+			// port answers.
+			c.Shields = append(c.Shields, Upstream{Name: s.Name, URL: "http://" + hostPort(s.Address, cl.Ports.HTTP)})
 		}
 		c.ShieldHealth = healthConfig(cl.Shields.Health)
 	}

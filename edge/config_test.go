@@ -19,10 +19,10 @@ func TestFromCluster(t *testing.T) {
 	if c.Role != RoleEdge || c.Listen != "10.2.0.11:80" || c.Admin != "10.2.0.11:9090" {
 		t.Fatalf("edge config: role %s listen %s admin %s", c.Role, c.Listen, c.Admin)
 	}
-	if len(c.Shields) != 2 || c.Shields[0].URL != "http://10.1.0.10:80" || c.Shields[0].HealthAddr != "10.1.0.10:9090" {
-		t.Fatalf("shields: %+v (probes go to the admin port)", c.Shields)
+	if len(c.Shields) != 2 || c.Shields[0].URL != "http://10.1.0.10:80" || c.Shields[0].HealthAddr != "" {
+		t.Fatalf("shields: %+v (probes go to the port that serves traffic)", c.Shields)
 	}
-	if c.ShieldHealth.Path != "/healthz" {
+	if c.ShieldHealth.Path != config.DefaultShieldHealthPath {
 		t.Fatalf("shield health path %q", c.ShieldHealth.Path)
 	}
 	if !c.Sites[0].Key.SortQuery || c.Sites[0].Aliases[0] != "static.example.com" {

@@ -16,6 +16,8 @@ import (
 	"net/http/httptrace"
 	"net/netip"
 	"net/textproto"
+	"os"
+	"os/exec"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -26,6 +28,9 @@ import (
 
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
+
+	"github.com/selfcdn/cdn/config"
+	"github.com/selfcdn/cdn/lb"
 )
 
 // waitFor polls cond until it holds or d passes, and fails the test then.
@@ -772,4 +777,93 @@ func TestSlowClientsBounded(t *testing.T) {
 	for _, c := range conns {
 		c.Close()
 	}
+}
+
+// A shield whose data port silently drops packets (its admin port still
+// answers) costs the first requests about upstream.ack_timeout, then
+// nothing: probes use the data port, and the request moves to the next
+// shield. Before, every miss stalled for the 30 s header timeout.
+func TestBlackholedShieldPortFailsOverFast(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fault injection")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for nftables")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("nft not installed (make deps-test installs nftables)")
+	}
+	o := startOrigin(t)
+	site := []Site{{Host: "assets.example.com", Origin: "main"}}
+	origins := map[string]Pool{"main": {Servers: []Upstream{{URL: o.URL}}}}
+	var ups []Upstream
+	var ports []string
+	for i := range 2 {
+		name := fmt.Sprintf("shield-%d", i+1)
+		sh := startEdge(t, Config{Name: name, Role: RoleShield, Sites: site, Origins: origins, Admin: "127.0.0.1:0"})
+		ups = append(ups, Upstream{Name: name, URL: sh.URL})
+		_, port, _ := net.SplitHostPort(sh.Addr("http").String())
+		ports = append(ports, port)
+	}
+	// Default timeouts: only the probe timing is shortened for the test.
+	e := startEdge(t, Config{Name: "edge-1", Sites: site, Origins: origins, Shields: ups,
+		ShieldHealth: lb.HealthConfig{Path: config.DefaultShieldHealthPath, Interval: 500 * time.Millisecond, Timeout: 300 * time.Millisecond, Rise: 1, Fall: 2}})
+	table := fmt.Sprintf("cdntest_bh_%d", os.Getpid())
+	nft := func(args ...string) error {
+		out, err := exec.Command("nft", args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("nft %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if err := nft("add", "table", "inet", table); err != nil {
+		t.Skipf("nftables unavailable here: %v", err)
+	}
+	t.Cleanup(func() { nft("delete", "table", "inet", table) })
+	if err := nft("add", "chain", "inet", table, "out", "{ type filter hook output priority 0 ; }"); err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Timeout: 40 * time.Second}
+	fetch := func(i int) (time.Duration, error) {
+		req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("%s/gen/bh-%d?size=2000&cc=max-age%%3D60", e.URL, i), nil)
+		req.Host = "assets.example.com"
+		start := time.Now()
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if err == nil && resp.StatusCode != 200 {
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return time.Since(start), err
+	}
+	// Warm keep-alive connections to both shields.
+	for i := range 20 {
+		if _, err := fetch(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := nft("add", "rule", "inet", table, "out", "ip", "daddr", "127.0.0.1", "tcp", "dport", ports[0], "drop"); err != nil {
+		t.Fatal(err)
+	}
+	var slowest, tail time.Duration
+	for i := 20; i < 80; i++ {
+		d, err := fetch(i)
+		if err != nil {
+			t.Fatalf("request %d with shield-1's port blackholed: %v", i, err)
+		}
+		slowest = max(slowest, d)
+		if i >= 60 {
+			tail = max(tail, d)
+		}
+	}
+	if slowest > 8*time.Second {
+		t.Errorf("slowest request %v with a blackholed shield port; want about the 3 s ack timeout", slowest)
+	}
+	if tail > time.Second {
+		t.Errorf("requests after the failover still took up to %v", tail)
+	}
+	t.Logf("slowest request %v, slowest of the last 20 %v", slowest, tail)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/selfcdn/cdn/cache"
 	"github.com/selfcdn/cdn/compress"
+	"github.com/selfcdn/cdn/config"
 	"github.com/selfcdn/cdn/httpcache"
 )
 
@@ -65,6 +66,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		info.status = "refused"
 		sw.Header().Set("Connection", "close")
 		s.plainError(sw, http.StatusBadRequest, "request has both Content-Length and Transfer-Encoding\n")
+		return
+	}
+	if r.URL.Path == config.DefaultShieldHealthPath && r.Method == http.MethodGet {
+		// Health on the data port: a probe that reaches this answer has
+		// crossed the path requests take.
+		info.status = "health"
+		s.healthz(sw, r)
 		return
 	}
 	if r.Method == http.MethodTrace || r.Method == http.MethodConnect {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -91,7 +92,7 @@ func (set *upstreamSet) candidates(key string, client netip.Addr, n int, dst []*
 
 // newTransport returns the keep-alive pool used for every upstream.
 func newTransport(c *Config) *http.Transport {
-	d := &net.Dialer{Timeout: c.ConnectTimeout, KeepAlive: 30 * time.Second}
+	d := &net.Dialer{Timeout: c.ConnectTimeout, KeepAlive: 30 * time.Second, Control: ackTimeoutControl(c.AckTimeout)}
 	return &http.Transport{
 		Proxy:                 nil, // never use environment proxies
 		DialContext:           d.DialContext,
@@ -153,6 +154,9 @@ func (s *Server) roundTrip(ctx context.Context, set *upstreamSet, key string, cl
 			r.Host = set.host
 		}
 		start := s.cfg.Now()
+		if i < len(cands)-1 {
+			r = r.WithContext(failFast(r.Context(), start, s.cfg.Now))
+		}
 		b.Acquire()
 		resp, err := s.transport.RoundTrip(r)
 		if cb, ok := out.Body.(*clientBody); ok && cb.fault() != nil {
@@ -303,4 +307,24 @@ func (b *clientBody) fault() error {
 		return *e
 	}
 	return nil
+}
+
+// failFast returns ctx for one attempt on an upstream that is not the last
+// candidate. net/http retries an idempotent request on another kept-alive
+// connection to the same upstream when one fails; when the first failure
+// was slow (a silently dropped link: the ack timeout), every idle
+// connection to that upstream is likely dead too, and each retry would
+// cost the same again. Then the attempt is abandoned, and the request
+// goes to the next candidate instead.
+func failFast(ctx context.Context, start time.Time, now func() time.Time) context.Context {
+	ctx, cancel := context.WithCancel(ctx)
+	conns := 0
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GetConn: func(string) {
+			conns++
+			if conns > 1 && now().Sub(start) > time.Second {
+				cancel()
+			}
+		},
+	})
 }
