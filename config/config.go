@@ -29,6 +29,8 @@ type Cluster struct {
 	PoPs []PoP `yaml:"pops"`
 	// Ports are shared by every edge and shield: DNS carries no ports.
 	Ports Ports `yaml:"ports"`
+	// Admin configures the admin listeners.
+	Admin Admin `yaml:"admin"`
 	// Cache sizes the memory and disk tiers of every edge and shield.
 	Cache Cache `yaml:"cache"`
 	// Upstream holds connection settings for requests to shields and origins.
@@ -170,6 +172,18 @@ type Ports struct {
 	HTTPS int `yaml:"https"`
 	// Admin serves /metrics, /healthz and the purge API. Default 9090.
 	Admin int `yaml:"admin"`
+}
+
+// Admin configures every node's admin listener.
+type Admin struct {
+	// Bind is the address the admin listener binds (with ports.admin),
+	// e.g. 127.0.0.1 to keep it off the network. Default: the node's own
+	// address.
+	Bind string `yaml:"bind"`
+	// Protect requires the admin token (purge.token or purge.token_env)
+	// as a bearer token on /metrics and /status. /healthz stays open for
+	// health checks. Default false.
+	Protect bool `yaml:"protect"`
 }
 
 // Cache sizes the cache tiers of each node.

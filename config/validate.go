@@ -189,6 +189,11 @@ func (c *Cluster) Validate() error {
 			ck.add(d.path, "must not be negative")
 		}
 	}
+	if c.Admin.Bind != "" {
+		if _, err := netip.ParseAddr(c.Admin.Bind); err != nil {
+			ck.add("admin.bind", "not an IP address: %q", c.Admin.Bind)
+		}
+	}
 	for i, tp := range c.TrustedProxies {
 		if _, err := netip.ParsePrefix(tp); err != nil {
 			if _, err2 := netip.ParseAddr(tp); err2 != nil {

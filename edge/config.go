@@ -65,6 +65,9 @@ type Config struct {
 	// Admin is the admin listener (/metrics, /healthz, /status); empty
 	// means none.
 	Admin string
+	// AdminToken, if set, is required as a bearer token on the admin
+	// listener's /metrics and /status (/healthz stays open).
+	AdminToken string
 	// Sites are the hostnames served. A site with Host "*" serves every
 	// host (quick mode: every request goes to its one origin).
 	Sites []Site
@@ -436,6 +439,15 @@ func FromCluster(cl *config.Cluster, node string) (Config, error) {
 		})
 	}
 	c.TrustedProxies = trustedPrefixes(cl)
+	if cl.Admin.Bind != "" {
+		c.Admin = hostPort(cl.Admin.Bind, cl.Ports.Admin)
+	}
+	if cl.Admin.Protect {
+		c.AdminToken = cl.AdminToken()
+		if c.AdminToken == "" {
+			return Config{}, fmt.Errorf("admin.protect: %w", config.ErrNoToken)
+		}
+	}
 	for name, o := range cl.Origins {
 		p := Pool{Policy: o.Policy, HostHeader: o.HostHeader, Health: healthConfig(o.Health)}
 		for _, s := range o.Servers {

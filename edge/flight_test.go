@@ -867,3 +867,78 @@ func TestBlackholedShieldPortFailsOverFast(t *testing.T) {
 	}
 	t.Logf("slowest request %v, slowest of the last 20 %v", slowest, tail)
 }
+
+// The admin listener's metrics and status can require the admin token.
+func TestAdminToken(t *testing.T) {
+	o := startOrigin(t)
+	e := adminQuickEdge(t, o, func(c *Config) { c.AdminToken = "s3cret" })
+	base := "http://" + e.Addr("admin").String()
+	for path, want := range map[string]int{"/metrics": 401, "/status": 401, "/healthz": 200} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s without the token: %d, want %d", path, resp.StatusCode, want)
+		}
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		req.Header.Set("Authorization", "Bearer s3cret")
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("%s with the token: %d", path, resp.StatusCode)
+		}
+	}
+}
+
+// A quick-mode edge (no cluster file) serves the purge API for itself,
+// with the same token rules.
+func TestQuickModePurge(t *testing.T) {
+	o := startOrigin(t)
+	cfg := QuickConfig("edge-1", "127.0.0.1:0", o.URL)
+	cfg.Admin = "127.0.0.1:0"
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.AttachLocalPurge("tok"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-srv.Ready()
+	waitFor(t, "purge bus in sync", 10*time.Second, srv.synced)
+	url := "http://" + srv.Addr("http").String() + uniq(t) + "?size=100&cc=max-age%3D60"
+	get(t, url)
+	mustContain(t, "before the purge", get(t, url).cacheStatus(), "hit")
+	purgeReq := func(token string) int {
+		body := fmt.Sprintf(`{"urls":[%q]}`, url)
+		req, _ := http.NewRequest(http.MethodPost, "http://"+srv.Addr("admin").String()+"/purge", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := purgeReq("wrong"); code != http.StatusUnauthorized && code != http.StatusForbidden {
+		t.Errorf("purge with a wrong token: %d", code)
+	}
+	if code := purgeReq("tok"); code != 200 {
+		t.Fatalf("purge: %d", code)
+	}
+	if cs := get(t, url).cacheStatus(); strings.Contains(cs, "hit") {
+		t.Errorf("after the purge: Cache-Status %q", cs)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -163,5 +164,24 @@ func (s *Server) joinClusterBus(cl *config.Cluster, urls []string) error {
 		s.afterStop = append(s.afterStop, embedded.Shutdown)
 		s.mu.Unlock()
 	}
+	return nil
+}
+
+// AttachLocalPurge gives a node without a cluster (quick mode) the purge
+// API for itself alone: a purge bus of its own, in the process, on a
+// loopback port, with the same token rules as a cluster's. Call it before
+// Run.
+func (s *Server) AttachLocalPurge(token string) error {
+	es, err := purge.StartEmbedded(purge.EmbeddedConfig{Listen: "127.0.0.1:0", Name: s.cfg.Name + "-purge", Logger: s.log})
+	if err != nil {
+		return fmt.Errorf("start the local purge bus: %w", err)
+	}
+	if err := s.AttachPurge(PurgeOptions{URLs: []string{es.ClientURL()}, Token: token, Timeout: 5 * time.Second}); err != nil {
+		es.Shutdown()
+		return err
+	}
+	s.mu.Lock()
+	s.afterStop = append(s.afterStop, es.Shutdown)
+	s.mu.Unlock()
 	return nil
 }

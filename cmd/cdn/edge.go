@@ -43,6 +43,9 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	noH3 := fs.Bool("no-http3", false, "do not serve HTTP/3 on the --tls-listen port")
 	tlsCert := fs.String("tls-cert", "", "certificate file (PEM) for --tls-listen")
 	tlsKey := fs.String("tls-key", "", "key file (PEM) for --tls-listen")
+	tokenEnv := fs.String("admin-token-env", config.DefaultTokenEnv, "quick mode: variable holding the admin token, for the purge API (and /metrics and /status with --protect-admin)")
+	protectAdmin := fs.Bool("protect-admin", false, "quick mode: require the admin token on /metrics and /status")
+	noPurge := fs.Bool("no-purge", false, "quick mode: no purge API on the admin listener")
 	trustedProxies := fs.String("trusted-proxies", "", "quick mode: comma-separated CIDRs of proxies in front whose X-Forwarded-For/-Proto/-Host are believed")
 	accessLog := fs.Bool("access-log", true, "log every request as a JSON line on stderr")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -129,8 +132,22 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		cfg.AccessLog = *accessLog
 		cfg.Logger = logger
+		token := os.Getenv(*tokenEnv)
+		if *protectAdmin {
+			if token == "" {
+				return usageError{fmt.Sprintf("--protect-admin needs a token in $%s", *tokenEnv)}
+			}
+			cfg.AdminToken = token
+		}
 		if srv, err = edge.New(cfg); err != nil {
 			return err
+		}
+		if cfg.Admin != "" && !*noPurge {
+			// The purge API for this edge alone; without a token it
+			// refuses every purge and says so.
+			if err := srv.AttachLocalPurge(token); err != nil {
+				return err
+			}
 		}
 		if ts != nil {
 			srv.AddTLS(ts)
