@@ -942,3 +942,86 @@ func TestQuickModePurge(t *testing.T) {
 		t.Errorf("after the purge: Cache-Status %q", cs)
 	}
 }
+
+// A reload under load adds a site without a failed request, keeps the
+// cache warm, and a broken configuration is refused while the old one
+// keeps serving.
+func TestReloadUnderLoad(t *testing.T) {
+	o := startOrigin(t)
+	pools := map[string]Pool{"main": {Servers: []Upstream{{URL: o.URL}}}}
+	cfg := Config{Name: "edge-1", Listen: "127.0.0.1:0", Admin: "127.0.0.1:0", Now: o.clock.Now,
+		Sites: []Site{{Host: "a.test", Origin: "main"}}, Origins: pools}
+	e := startEdge(t, cfg)
+	hostGet := func(host, path string) (int, string, error) {
+		req, _ := http.NewRequest(http.MethodGet, e.URL+path, nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, "", err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Cache-Status"), err
+	}
+	const warm = "/gen/warm?size=5000&cc=max-age%3D600"
+	hostGet("a.test", warm)
+	if code, _, _ := hostGet("b.test", warm); code != http.StatusMisdirectedRequest {
+		t.Fatalf("b.test before the reload: %d, want 421", code)
+	}
+	stop := make(chan struct{})
+	var failed, served atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				code, _, err := hostGet("a.test", fmt.Sprintf("/gen/load-%d-%d?size=1000&cc=max-age%%3D60", w, i%50))
+				if err != nil || code != 200 {
+					failed.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("%d %v", code, err))
+				}
+				served.Add(1)
+			}
+		}()
+	}
+	waitFor(t, "load running", 10*time.Second, func() bool { return served.Load() > 50 })
+	next := cfg
+	next.Sites = []Site{{Host: "a.test", Origin: "main"}, {Host: "b.test", Origin: "main"}}
+	next.Origins = map[string]Pool{"main": {Policy: "least_conn", Servers: []Upstream{{URL: o.URL}}}}
+	if err := e.Reload(next); err != nil {
+		t.Fatal(err)
+	}
+	bad := next
+	bad.Sites = append(bad.Sites, Site{Host: "c.test", Origin: "nope"})
+	if err := e.Reload(bad); err == nil {
+		t.Error("a configuration naming a missing origin pool was accepted")
+	}
+	moved := next
+	moved.Listen = "127.0.0.1:1"
+	if err := e.Reload(moved); err == nil {
+		t.Error("a reload that moves the listener was accepted")
+	}
+	before := served.Load()
+	waitFor(t, "load after the reloads", 10*time.Second, func() bool { return served.Load() > before+50 })
+	close(stop)
+	wg.Wait()
+	if n := failed.Load(); n > 0 {
+		t.Errorf("%d of %d requests failed across reloads (first: %v)", n, served.Load(), firstErr.Load())
+	}
+	if code, _, _ := hostGet("b.test", "/gen/x?size=10"); code != 200 {
+		t.Errorf("b.test after the reload: %d", code)
+	}
+	if _, cs, _ := hostGet("a.test", warm); !strings.Contains(cs, "hit") {
+		t.Errorf("the cache did not survive the reload: %q", cs)
+	}
+	if code, _, _ := hostGet("c.test", "/gen/x"); code != http.StatusMisdirectedRequest {
+		t.Errorf("the refused configuration's site is served: %d", code)
+	}
+}

@@ -27,10 +27,13 @@ const (
 	hdrOriginTime = "X-Cdn-Origin-Time"
 )
 
-// site is a configured site with its upstream set.
+// site is a configured site with its upstream sets. A request keeps the
+// site it was routed to, so a reload never mixes two configurations in
+// one request.
 type site struct {
 	Site
-	origin *upstreamSet
+	origin  *upstreamSet
+	shields *upstreamSet // nil: misses go to origin
 }
 
 // reqInfo travels with one client request, for logs and metrics.
@@ -45,10 +48,11 @@ type reqInfo struct {
 // route finds the site for a Host header.
 func (s *Server) route(host string) *site {
 	h := hostOnly(host)
-	if st, ok := s.sites[h]; ok {
+	rt := s.routes.Load()
+	if st, ok := rt.sites[h]; ok {
 		return st
 	}
-	return s.wildcard
+	return rt.wildcard
 }
 
 // ServeHTTP is the one handler shared by HTTP/1.1, HTTP/2 (and HTTP/3).
@@ -492,8 +496,8 @@ func isSafe(m string) bool {
 // upstreamFor returns where misses go: the shields (edge role with
 // shields), else the site's origin pool.
 func (s *Server) upstreamFor(st *site) *upstreamSet {
-	if s.shields != nil {
-		return s.shields
+	if st.shields != nil {
+		return st.shields
 	}
 	return st.origin
 }
@@ -511,7 +515,7 @@ func (s *Server) outgoing(r *http.Request, st *site, method string) *http.Reques
 		Host:       r.Host,
 		Body:       http.NoBody,
 	}
-	if st.Host != "*" && s.shields == nil && st.origin.host == "" {
+	if st.Host != "*" && st.shields == nil && st.origin.host == "" {
 		// The origin sees the site's canonical host, whatever alias the
 		// client used.
 		out.Host = st.Host

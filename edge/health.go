@@ -17,13 +17,11 @@ func (s *Server) startHealthChecks() func() {
 			fn(s.baseCtx)
 		}()
 	}
-	for _, set := range s.sets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			set.pool.Run(s.baseCtx)
-		}()
-	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.runHealth()
+	}()
 	return func() {
 		s.cancel()
 		wg.Wait()

@@ -20,6 +20,7 @@ type metrics struct {
 	purgeRefetch    prometheus.Counter
 	resumed         prometheus.Counter
 	limitTrips      *prometheus.CounterVec // protective limits that tripped, by limit
+	reloads         *prometheus.CounterVec // configuration reloads, by result
 	memBytes        prometheus.GaugeFunc
 	compressed      *prometheus.CounterVec // responses served compressed, by encoding
 	compressIn      *prometheus.CounterVec // bytes compressed, by encoding
@@ -60,6 +61,7 @@ func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
 			Name: "cdn_limit_trips_total", Help: "Protective limits that tripped, by limit.", ConstLabels: constLabels,
 		}, []string{"limit"}),
 	}
+	m.reloads = newReloadMetric(reg, constLabels)
 	m.compressed = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cdn_compressed_responses_total", Help: "Responses served from a compressed variant, by encoding.", ConstLabels: constLabels,
 	}, []string{"encoding"})

@@ -18,6 +18,9 @@ import (
 type ClusterOptions struct {
 	// Cluster is the loaded cluster file. Required.
 	Cluster *config.Cluster
+	// Path is where the cluster file was read from; with it, the node
+	// reloads it on ReloadFromSource (SIGHUP, POST /reload).
+	Path string
 	// Node is this node's name in it. Required.
 	Node string
 	// Logger receives logs; nil discards them.
@@ -81,6 +84,26 @@ func NewFromCluster(o ClusterOptions) (*Server, error) {
 	}
 	if ts != nil {
 		s.addTLSJobs(ts)
+	}
+	if o.Path != "" {
+		s.source = func() (Config, error) {
+			cl, err := config.Load(o.Path)
+			if err != nil {
+				return Config{}, err
+			}
+			cfg, err := FromCluster(cl, o.Node)
+			if err != nil {
+				return Config{}, err
+			}
+			cfg.AccessLog = o.AccessLog
+			if o.Adjust != nil {
+				o.Adjust(&cfg)
+			}
+			return cfg, nil
+		}
+		if cl.AdminToken() != "" {
+			s.HandleAdmin("POST /reload", s.reloadHandler(cl.AdminToken()))
+		}
 	}
 	if !o.NoPurge {
 		if err := s.joinClusterBus(cl, o.PurgeURLs); err != nil {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,14 +37,14 @@ type Server struct {
 	inv       *cache.Invalidations
 	store     *cache.Tiered // the tiers as requests see them
 	flights   flightGroup
-	sites     map[string]*site
-	wildcard  *site
-	shields   *upstreamSet
+	routes    atomic.Pointer[routes] // sites and upstreams; replaced by Reload
+	reloadMu  sync.Mutex             // serialises reloads
+	reloaded  chan struct{}          // a reload happened: restart health checks
+	source    func() (Config, error) // where ReloadFromSource reads the configuration; nil: none
 	transport *http.Transport
 	metrics   *metrics
 	registry  *prometheus.Registry
 	reg       prometheus.Registerer // registry, and the caller's if any
-	sets      []*upstreamSet
 	loopID    string
 	via       string // "1.1 <name>"
 
@@ -81,13 +82,13 @@ func New(cfg Config) (*Server, error) {
 		log:         cfg.Logger.With("node", cfg.Name),
 		mem:         mem,
 		inv:         &cache.Invalidations{},
-		sites:       map[string]*site{},
 		transport:   newTransport(&cfg),
 		loopID:      cfg.Name,
 		via:         "1.1 " + cfg.Name,
 		compressCfg: cfg.Compression,
 		addrs:       map[string]net.Addr{},
 		ready:       make(chan struct{}),
+		reloaded:    make(chan struct{}, 1),
 	}
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
 	s.registry = prometheus.NewRegistry()
@@ -96,34 +97,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Registerer != nil {
 		s.reg = multiRegisterer{s.registry, cfg.Registerer}
 	}
-	pools := map[string]*upstreamSet{}
-	for name, p := range cfg.Origins {
-		set, err := s.newUpstreamSet("origin/"+name, p.Policy, p.Servers, p.Health, p.HostHeader, false)
-		if err != nil {
-			return nil, err
-		}
-		pools[name] = set
-		s.sets = append(s.sets, set)
+	rt, err := s.buildRoutes(&cfg)
+	if err != nil {
+		return nil, err
 	}
-	for _, st := range cfg.Sites {
-		x := &site{Site: st, origin: pools[st.Origin]}
-		if st.Host == "*" {
-			s.wildcard = x
-			continue
-		}
-		s.sites[hostOnly(st.Host)] = x
-		for _, a := range st.Aliases {
-			s.sites[hostOnly(a)] = x
-		}
-	}
-	if len(cfg.Shields) > 0 && cfg.Role == RoleEdge {
-		set, err := s.newUpstreamSet("shields", cfg.ShieldPolicy, cfg.Shields, cfg.ShieldHealth, "", true)
-		if err != nil {
-			return nil, err
-		}
-		s.shields = set
-		s.sets = append(s.sets, set)
-	}
+	s.routes.Store(rt)
 	s.metrics = newMetrics(s.reg, s)
 	if cfg.DiskDir != "" {
 		d, err := disk.Open(disk.Config{
@@ -473,7 +451,7 @@ type Status struct {
 
 func (s *Server) status() Status {
 	st := Status{Name: s.cfg.Name, Role: s.cfg.Role, MemoryBytes: s.mem.Used(), Upstreams: map[string][]lb.BackendStatus{}}
-	for _, set := range s.sets {
+	for _, set := range s.routes.Load().sets {
 		st.Upstreams[set.name] = set.pool.Status()
 	}
 	return st

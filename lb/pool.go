@@ -209,6 +209,14 @@ func (p *Pool) Close() {
 	}
 }
 
+// Register registers the pool's metrics again after Close (a reload that
+// failed puts the old pool back).
+func (p *Pool) Register() {
+	if p.reg != nil && p.metrics != nil {
+		p.reg.Register(p.metrics)
+	}
+}
+
 // BackendStatus is one backend's state as the admin API shows it.
 type BackendStatus struct {
 	Name     string `json:"name"`

@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/selfcdn/cdn/config"
 	"github.com/selfcdn/cdn/edge"
@@ -95,7 +97,7 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		srv, err = edge.NewFromCluster(edge.ClusterOptions{
-			Cluster: cl, Node: *node, Logger: logger, AccessLog: *accessLog, Adjust: overrides,
+			Cluster: cl, Path: *cfgPath, Node: *node, Logger: logger, AccessLog: *accessLog, Adjust: overrides,
 			OnTLS: func(ts *edge.TLSSetup) {
 				if ts.CAPath != "" {
 					fmt.Fprintf(stdout, "development CA: %s (curl --cacert %s)\n", ts.CAPath, ts.CAPath)
@@ -155,6 +157,21 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	default:
 		return usageError{"give --config FILE --node NAME, or --listen ADDR --origin URL (quick mode)"}
 	}
+	// SIGHUP reloads the cluster file, as nginx and Caddy do; the reload
+	// is logged and counted, and a bad file is refused.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-hup:
+				srv.ReloadFromSource()
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
 	go func() {
 		select {
 		case <-srv.Ready():
