@@ -58,6 +58,14 @@ type CacheControl struct {
 	Extensions map[string]string
 }
 
+// emptyControl returns a CacheControl with every directive absent.
+func emptyControl() CacheControl {
+	return CacheControl{
+		MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1,
+		StaleWhileRevalidate: -1, StaleIfError: -1,
+	}
+}
+
 // Bits for the directives whose first occurrence wins (§4.2.1).
 const (
 	seenMaxAge = 1 << iota
@@ -75,10 +83,7 @@ const (
 // unparseable fragments are skipped. It never panics and, for a typical
 // response field, does not allocate.
 func ParseCacheControl(values []string) CacheControl {
-	cc := CacheControl{
-		MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1,
-		StaleWhileRevalidate: -1, StaleIfError: -1,
-	}
+	cc := emptyControl()
 	var seen uint8
 	for _, v := range values {
 		for i := 0; i < len(v); {

@@ -61,7 +61,7 @@ func Evaluate(req http.Header, e *Entry, now time.Time) Decision {
 	if v := req["Cache-Control"]; len(v) > 0 {
 		qc = ParseCacheControl(v)
 	} else {
-		qc = CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}
+		qc = emptyControl()
 		qc.NoCache = hasToken(req["Pragma"], "no-cache")
 	}
 	d.OnlyIfCached = qc.OnlyIfCached

@@ -76,15 +76,17 @@ func (p Policy) maxHeuristic() time.Duration {
 // qualified no-cache or private naming a field the cache needs (Date, ETag,
 // Cache-Control, Content-Type...) is returned as its unqualified form.
 //
-// CDN-Cache-Control is a Structured Field Dictionary (RFC 9213 §2.1); its
-// common forms ("max-age=60", "no-store", "private") are read with the
-// Cache-Control parser, which accepts a superset of that syntax.
+// CDN-Cache-Control is a Structured Fields Dictionary (RFC 9213 §2.1) and
+// is read with ParseCDNCacheControl: a field that does not parse as one, or
+// whose max-age or s-maxage is not a non-negative Integer, is ignored as a
+// whole and Cache-Control and Expires govern.
 func Control(resp http.Header, p Policy) (cc CacheControl, fromCDN bool) {
 	if !p.IgnoreCDNCacheControl {
 		if v := resp.Values("Cdn-Cache-Control"); notBlank(v) {
-			cc = ParseCacheControl(v)
-			cc.upgradeProtected()
-			return cc, true
+			if cc, ok := ParseCDNCacheControl(v); ok {
+				cc.upgradeProtected()
+				return cc, true
+			}
 		}
 	}
 	cc = ParseCacheControl(resp.Values("Cache-Control"))
