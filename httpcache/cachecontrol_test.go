@@ -42,7 +42,10 @@ func TestParseCacheControl(t *testing.T) {
 		{"RFC9111-4.2.1-duplicate-s-maxage-first-wins", []string{"s-maxage=10", "s-maxage=20"},
 			with(func(c *CacheControl) { c.SMaxAge = 10 * sec })},
 		{"RFC9111-5.2-max-age-inside-quoted-extension-ignored", []string{`extension="max-age=3600", max-age=1`},
-			with(func(c *CacheControl) { c.MaxAge = 1 * sec; c.Extensions = map[string]string{"extension": "max-age=3600"} })},
+			with(func(c *CacheControl) {
+				c.MaxAge = 1 * sec
+				c.Extensions = map[string]string{"extension": "max-age=3600"}
+			})},
 		{"RFC9111-5.2-quoted-argument-accepted-for-delta-seconds", []string{`max-age="60"`},
 			with(func(c *CacheControl) { c.MaxAge = 60 * sec })},
 		{"RFC9111-5.2.2.10-s-maxage", []string{"s-maxage=120, max-age=60"},
