@@ -58,6 +58,14 @@ type CacheControl struct {
 	Extensions map[string]string
 }
 
+// emptyControl returns a CacheControl with every directive absent.
+func emptyControl() CacheControl {
+	return CacheControl{
+		MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1,
+		StaleWhileRevalidate: -1, StaleIfError: -1,
+	}
+}
+
 // Bits for the directives whose first occurrence wins (§4.2.1).
 const (
 	seenMaxAge = 1 << iota
@@ -70,15 +78,12 @@ const (
 
 // ParseCacheControl parses the field lines of a Cache-Control (or
 // CDN-Cache-Control) field. Directive names are case-insensitive; arguments
-// may be tokens or quoted-strings; whitespace is tolerated around "="; when a
-// directive with an argument repeats, its first occurrence wins (§4.2.1);
-// unparseable fragments are skipped. It never panics and, for a typical
+// may be tokens or quoted-strings and follow "=" without whitespace (§5.2);
+// when a directive with an argument repeats, its first occurrence wins,
+// valid or not (§4.2.1); unparseable fragments are skipped. It never panics and, for a typical
 // response field, does not allocate.
 func ParseCacheControl(values []string) CacheControl {
-	cc := CacheControl{
-		MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1,
-		StaleWhileRevalidate: -1, StaleIfError: -1,
-	}
+	cc := emptyControl()
 	var seen uint8
 	for _, v := range values {
 		for i := 0; i < len(v); {
@@ -113,16 +118,14 @@ func nextDirective(s string, i int) (name, val string, hasVal, escaped bool, nex
 	if name == "" {
 		return "", "", false, false, skipToComma(s, i)
 	}
+	// The argument follows "=" directly: cache-directive = token [ "="
+	// ( token / quoted-string ) ] (RFC 9111 §5.2) has no whitespace around
+	// "=", so "max-age =60" is max-age without an argument and "max-age=
+	// 60" max-age with an empty one, both invalid.
 	j := i
-	for j < len(s) && isOWS(s[j]) {
-		j++
-	}
 	if j < len(s) && s[j] == '=' {
 		hasVal = true
 		j++
-		for j < len(s) && isOWS(s[j]) {
-			j++
-		}
 		if j < len(s) && s[j] == '"' {
 			j++
 			vs := j

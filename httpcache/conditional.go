@@ -52,29 +52,25 @@ func ConditionalRequest(stored http.Header, dst http.Header) {
 	}
 }
 
-// notUpdated are the fields a 304 never changes in the stored header: the
-// stored content's own framing and coding (RFC 9111 §3.2), and Set-Cookie,
-// which a shared cache never stores (see StoredHeader).
-var notUpdated = [...]string{"Content-Length", "Content-Encoding", "Content-Range", "Set-Cookie"}
-
 // MergeNotModified returns the stored header updated with a 304 (Not
-// Modified) response's header (RFC 9111 §4.3.4, §3.2): each field of the
-// 304 replaces the stored field of that name, except hop-by-hop fields and
-// those the 304's Connection lists, Content-Length, Content-Encoding,
-// Content-Range and Set-Cookie. Fields named by qualified private= or
-// no-cache= in the result are then removed, as StoredHeader does. Neither
-// input is modified.
+// Modified) response's header (RFC 9111 §4.3.4, §3.2): each field of
+// NotModifiedUpdates(notModified) replaces the stored field of that name.
+// Age and Date describe the message they came in, so the stored ones are
+// dropped when the 304 has none (the caller then sets Date to the time of
+// receipt, as Entry.Revalidated does, RFC 9110 §6.6.1). Fields named by
+// qualified private= or no-cache= in the result are then removed, as
+// StoredHeader does. Neither input is modified.
 func MergeNotModified(stored, notModified http.Header) http.Header {
 	h := stored.Clone()
 	if h == nil {
 		h = make(http.Header, len(notModified))
 	}
-	listed := connectionListed(notModified)
-	for k, v := range notModified {
-		if isHopByHop(k) || listed[k] || skipOnUpdate(k) || len(v) == 0 {
-			continue
-		}
-		h[k] = append([]string(nil), v...)
+	delete(h, "Age")
+	if _, ok := headerDate(notModified, "Date"); !ok {
+		delete(h, "Date")
+	}
+	for k, v := range NotModifiedUpdates(notModified) {
+		h[k] = v
 	}
 	cc, fromCDN := Control(h, Policy{})
 	for f := range excluded(h, cc, fromCDN) {
@@ -83,38 +79,13 @@ func MergeNotModified(stored, notModified http.Header) http.Header {
 	return h
 }
 
-func skipOnUpdate(f string) bool {
-	for _, x := range notUpdated {
-		if x == f {
-			return true
-		}
-	}
-	return false
-}
-
-// NotModifiedMatches reports whether a 304 response identifies the stored
-// response for update (RFC 9111 §4.3.4): a strong entity-tag in the 304 must
-// equal the stored one under strong comparison; a weak one under weak
-// comparison; without an entity-tag, its Last-Modified must equal the stored
-// one; a 304 with no validator at all matches only a stored response that
-// has none either.
+// NotModifiedMatches reports whether a 304 answering the cache's own
+// conditional request for the stored response selects it for update:
+// SelectNotModified(stored, notModified, true) == NotModifiedSelects. A
+// 304 without validators selects it; one whose validators contradict the
+// stored ones does not, and the cache then refetches unconditionally.
 func NotModifiedMatches(stored, notModified http.Header) bool {
-	sTag, sLM := Validators(stored)
-	nTag, nLM := Validators(notModified)
-	if nTag != "" {
-		n, ok1 := ParseETag(nTag)
-		s, ok2 := ParseETag(sTag)
-		if !ok1 || !ok2 || n.Opaque != s.Opaque {
-			return false
-		}
-		return n.Weak || !s.Weak
-	}
-	if nLM != "" {
-		n, ok1 := ParseHTTPDate(nLM)
-		s, ok2 := ParseHTTPDate(sLM)
-		return ok1 && ok2 && n.Equal(s)
-	}
-	return sTag == "" && sLM == ""
+	return SelectNotModified(stored, notModified, true) == NotModifiedSelects
 }
 
 // CheckPreconditions evaluates a client's preconditions against the selected

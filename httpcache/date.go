@@ -166,3 +166,60 @@ func EnsureDate(h http.Header, responseTime time.Time) {
 		h["Date"] = []string{FormatHTTPDate(responseTime)}
 	}
 }
+
+// ParseExpires parses an Expires field value (RFC 9111 §5.3) with the
+// tolerance peers show for this one field: besides ParseHTTPDate's forms it
+// accepts the day, month and zone names in any letter case ("THU, 18 AUG
+// 2050 02:01:18 gMT") and "UTC" for "GMT". A weekday that does not match
+// the date is ignored, as time.Parse ignores it. ok is false for anything
+// else; the caller then treats the response as already expired (§5.3: "A
+// cache recipient MUST interpret invalid date formats, especially the value
+// "0", as representing a time in the past").
+func ParseExpires(s string) (time.Time, bool) {
+	if t, ok := ParseHTTPDate(s); ok {
+		return t, true
+	}
+	s = trimOWS(s)
+	if len(s) < 24 || len(s) > 40 {
+		return time.Time{}, false
+	}
+	var buf [40]byte
+	b := buf[:0]
+	for i := 0; i < len(s); {
+		if !isAlpha(s[i]) {
+			b = append(b, s[i])
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && isAlpha(s[j]) {
+			j++
+		}
+		b = append(b, canonicalDateWord(s[i:j])...)
+		i = j
+	}
+	return ParseHTTPDate(string(b))
+}
+
+func isAlpha(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }
+
+// canonicalDateWord returns the canonical spelling of a day, month or zone
+// name in any case, or w unchanged.
+func canonicalDateWord(w string) string {
+	for _, name := range dateWords {
+		if equalFoldASCII(name, w) {
+			if name == "UTC" {
+				return "GMT"
+			}
+			return name
+		}
+	}
+	return w
+}
+
+var dateWords = [...]string{
+	"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun",
+	"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+	"GMT", "UTC",
+}

@@ -1,6 +1,7 @@
 package httpcache
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -94,6 +95,75 @@ func FuzzParseHTTPDate(f *testing.F) {
 		again, ok := ParseHTTPDate(FormatHTTPDate(got))
 		if !ok || !again.Equal(got.Truncate(time.Second)) {
 			t.Fatalf("round trip of %q: %v via %q gives %v, %v", s, got, FormatHTTPDate(got), again, ok)
+		}
+	})
+}
+
+func TestParseExpires(t *testing.T) {
+	want := time.Date(2050, time.August, 18, 2, 1, 18, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		in   string
+		ok   bool
+	}{
+		{"RFC9111-5.3-imf-fixdate", "Thu, 18 Aug 2050 02:01:18 GMT", true},
+		{"RFC9111-5.3-wrong-weekday", "Mon, 18 Aug 2050 02:01:18 GMT", true},
+		{"RFC9111-5.3-wrong-case-weekday", "THU, 18 Aug 2050 02:01:18 GMT", true},
+		{"RFC9111-5.3-wrong-case-month", "Thu, 18 AUG 2050 02:01:18 GMT", true},
+		{"RFC9111-5.3-wrong-case-zone", "Thu, 18 Aug 2050 02:01:18 gMT", true},
+		{"RFC9111-5.3-utc-for-gmt", "Thu, 18 Aug 2050 02:01:18 UTC", true},
+		{"RFC9111-5.3-wrong-weekday-and-case", "sunday, 18-aug-50 02:01:18 gmt", true},
+		{"RFC9111-5.3-asctime-wrong-case", "THU AUG 18 02:01:18 2050", true},
+		{"RFC9111-5.3-zero-is-invalid", "0", false},
+		{"RFC9111-5.3-negative-is-invalid", "-1", false},
+		{"RFC9111-5.3-empty-is-invalid", "", false},
+		{"RFC9111-5.3-unknown-month", "Thu, 18 Agu 2050 02:01:18 GMT", false},
+		{"RFC9111-5.3-unknown-zone", "Thu, 18 Aug 2050 02:01:18 PST", false},
+		{"RFC9111-5.3-impossible-day", "Thu, 31 Feb 2050 02:01:18 GMT", false},
+		{"RFC9111-5.3-too-long", "Thu, 18 Aug 2050 02:01:18 GMT and more text here", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := ParseExpires(tc.in)
+			if ok != tc.ok || (ok && !got.Equal(want)) {
+				t.Fatalf("ParseExpires(%q) = %v, %v; want ok=%v", tc.in, got, ok, tc.ok)
+			}
+		})
+	}
+}
+
+func TestExpiresFreshness(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		expires string
+		want    time.Duration
+	}{
+		{"RFC9111-5.3-wrong-case-month-fresh", strings.ToUpper(date(time.Hour)), time.Hour},
+		{"RFC9111-5.3-invalid-means-expired", "tomorrow", 0},
+		{"RFC9111-5.3-zero-means-expired", "0", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := hdr("Date", date(0), "Expires", tc.expires)
+			if got, _ := FreshnessLifetime(h, 200, t0, Policy{}); got != tc.want {
+				t.Fatalf("FreshnessLifetime with Expires %q = %v, want %v", tc.expires, got, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzParseExpires checks that the tolerant Expires parser never panics,
+// answers in UTC and accepts everything ParseHTTPDate accepts, with the
+// same result.
+func FuzzParseExpires(f *testing.F) {
+	for _, s := range []string{"THU, 18 AUG 2050 02:01:18 gMT", "0", "sunday, 06-nov-94 08:49:37 utc"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := ParseExpires(s)
+		if ok && got.Location() != time.UTC {
+			t.Fatalf("ParseExpires(%q) in %v", s, got.Location())
+		}
+		if strict, sok := ParseHTTPDate(s); sok && (!ok || !strict.Equal(got)) {
+			t.Fatalf("ParseExpires(%q) = %v, %v; ParseHTTPDate = %v", s, got, ok, strict)
 		}
 	})
 }

@@ -25,7 +25,9 @@ type Decision struct {
 	// the background.
 	StaleWhileRevalidate bool
 	// StaleIfError: the stored response may be sent if validating or
-	// fetching fails or yields 500, 502, 503 or 504 (RFC 5861 §4).
+	// fetching fails or yields 500, 502, 503 or 504 (RFC 5861 §4), by the
+	// response's or the request's stale-if-error. Never set under
+	// must-revalidate, proxy-revalidate, s-maxage or no-cache (§4.2.4).
 	StaleIfError bool
 	// OnlyIfCached: the request had only-if-cached (§5.2.1.7): if the cache
 	// cannot answer from storage it answers 504 (Gateway Timeout).
@@ -44,14 +46,15 @@ type Decision struct {
 // s-maxage or no-cache (§4.2.4, §5.2.2.2, §5.2.2.8, §5.2.2.10). A response
 // no-cache always validates (§5.2.2.4).
 //
-// Stale serving: the response's own stale-while-revalidate and
-// stale-if-error (RFC 5861) are honoured even with must-revalidate,
-// proxy-revalidate or s-maxage, because they are the origin's explicit
-// permission for this very response, which §4.2.4 recognises ("extension
-// directives such as those defined in [RFC5861]"); stale-while-revalidate
-// is never applied to a no-cache response, nor when the request demands
-// validation or limits age. The request's stale-if-error and max-stale are
-// the client's wishes and yield to the origin's revalidation directives.
+// Stale serving (§4.2.4): must-revalidate, proxy-revalidate, s-maxage
+// (which implies proxy-revalidate for a shared cache, §5.2.2.10) and
+// no-cache forbid stale-if-error, the response's and the request's alike,
+// and max-stale. The response's own stale-while-revalidate (RFC 5861 §3) is
+// honoured with s-maxage, the widespread "s-maxage=N,
+// stale-while-revalidate=M" idiom, in which the origin states the
+// permission explicitly, but never with must-revalidate, proxy-revalidate
+// or no-cache, nor when the request demands validation or limits age.
+// CanServeStaleOnError adds the site's default window on errors.
 func Evaluate(req http.Header, e *Entry, now time.Time) Decision {
 	age := e.Age(now)
 	d := Decision{Age: age, Lifetime: e.Lifetime, TTL: e.Lifetime - age}
@@ -61,7 +64,7 @@ func Evaluate(req http.Header, e *Entry, now time.Time) Decision {
 	if v := req["Cache-Control"]; len(v) > 0 {
 		qc = ParseCacheControl(v)
 	} else {
-		qc = CacheControl{MaxAge: -1, SMaxAge: -1, MaxStale: -1, MinFresh: -1, StaleWhileRevalidate: -1, StaleIfError: -1}
+		qc = emptyControl()
 		qc.NoCache = hasToken(req["Pragma"], "no-cache")
 	}
 	d.OnlyIfCached = qc.OnlyIfCached
@@ -79,16 +82,23 @@ func Evaluate(req http.Header, e *Entry, now time.Time) Decision {
 	}
 	d.Fresh = usable && withinRequest && !forceValidate
 
-	if !d.Fresh && !fresh && !forceValidate && withinRequest &&
+	// must-revalidate and proxy-revalidate forbid serving stale at all
+	// (§4.2.4, §5.2.2.2, §5.2.2.8); s-maxage's implied proxy-revalidate
+	// yields to an explicit stale-while-revalidate in the same response.
+	forbidSWR := rc.MustRevalidate || rc.ProxyRevalidate
+	if !d.Fresh && !fresh && !forceValidate && withinRequest && !forbidSWR &&
 		rc.StaleWhileRevalidate >= 0 && staleness <= rc.StaleWhileRevalidate {
 		d.StaleWhileRevalidate = true
 	}
 	d.MustValidate = !d.Fresh && !d.StaleWhileRevalidate
 
 	switch {
+	case revalidate:
+		// §4.2.4: never stale on error under must-revalidate,
+		// proxy-revalidate, s-maxage or no-cache, whoever asks.
 	case rc.StaleIfError >= 0 && staleness <= rc.StaleIfError:
 		d.StaleIfError = true
-	case !revalidate && qc.StaleIfError >= 0 && staleness <= qc.StaleIfError:
+	case qc.StaleIfError >= 0 && staleness <= qc.StaleIfError:
 		d.StaleIfError = true
 	}
 	return d

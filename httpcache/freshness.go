@@ -12,8 +12,9 @@ import (
 //     when present, see Control; RFC 9213 §2.1);
 //   - zero when max-age or s-maxage is invalid (§4.2.1: treat as stale);
 //   - Expires − Date, unless CDN-Cache-Control governs; an Expires that is
-//     not a valid HTTP-date (such as "0") means already expired (§5.3), and
-//     of several Expires lines the first is used (§4.2.1);
+//     not a valid HTTP-date (such as "0"; ParseExpires says which forms
+//     are tolerated) means already expired (§5.3), and of several Expires
+//     lines the first is used (§4.2.1);
 //   - a heuristic, only for a status cacheable by default (RFC 9110 §15.1)
 //     or a public response (§4.2.2): Policy.HeuristicFraction of
 //     (Date − Last-Modified) capped at Policy.MaxHeuristic, else
@@ -38,7 +39,7 @@ func freshnessLifetime(resp http.Header, cc CacheControl, fromCDN bool, status i
 	}
 	date := dateOf(resp, responseTime)
 	if exp := resp["Expires"]; !fromCDN && len(exp) > 0 {
-		t, ok := ParseHTTPDate(exp[0])
+		t, ok := ParseExpires(exp[0])
 		if !ok {
 			return 0, false
 		}

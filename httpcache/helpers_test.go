@@ -32,3 +32,5 @@ func with(f func(*CacheControl)) CacheControl {
 }
 
 const sec = time.Second
+
+func durationSecs(n int) time.Duration { return time.Duration(n) * sec }

@@ -10,7 +10,9 @@ import (
 
 // Policy holds the caching knobs a site can set. The zero value is a sensible
 // shared-cache default: 10% heuristic freshness capped at 24h, Set-Cookie
-// responses not stored, CDN-Cache-Control honoured, no default TTL.
+// responses not stored, CDN-Cache-Control honoured, no default TTL, stale
+// responses served for up to 1h when the origin fails and no directive
+// forbids it.
 type Policy struct {
 	// HeuristicFraction is the share of (Date − Last-Modified) used as the
 	// heuristic freshness lifetime (RFC 9111 §4.2.2). If 0, 0.1 is used.
@@ -29,6 +31,12 @@ type Policy struct {
 	// explicit expiration and no Last-Modified. If 0, such responses get no
 	// freshness and are stored only if they carry a validator.
 	DefaultTTL time.Duration
+	// StaleOnError is the site's default window for serving a stale
+	// response when the origin fails (RFC 9111 §4.2.4), on top of any
+	// stale-if-error: see CanServeStaleOnError. If 0, DefaultStaleOnError
+	// (1h) is used; a negative value turns it off; at most
+	// MaxStaleOnError (7 days).
+	StaleOnError time.Duration
 }
 
 // Default values used when the corresponding Policy field is zero.
@@ -48,6 +56,9 @@ func (p Policy) Validate() error {
 	}
 	if p.DefaultTTL < 0 {
 		errs = append(errs, fmt.Errorf("DefaultTTL: %v is negative", p.DefaultTTL))
+	}
+	if p.StaleOnError > MaxStaleOnError {
+		errs = append(errs, fmt.Errorf("StaleOnError: %v is above the maximum %v", p.StaleOnError, MaxStaleOnError))
 	}
 	return errors.Join(errs...)
 }
@@ -76,15 +87,17 @@ func (p Policy) maxHeuristic() time.Duration {
 // qualified no-cache or private naming a field the cache needs (Date, ETag,
 // Cache-Control, Content-Type...) is returned as its unqualified form.
 //
-// CDN-Cache-Control is a Structured Field Dictionary (RFC 9213 §2.1); its
-// common forms ("max-age=60", "no-store", "private") are read with the
-// Cache-Control parser, which accepts a superset of that syntax.
+// CDN-Cache-Control is a Structured Fields Dictionary (RFC 9213 §2.1) and
+// is read with ParseCDNCacheControl: a field that does not parse as one, or
+// whose max-age or s-maxage is not a non-negative Integer, is ignored as a
+// whole and Cache-Control and Expires govern.
 func Control(resp http.Header, p Policy) (cc CacheControl, fromCDN bool) {
 	if !p.IgnoreCDNCacheControl {
 		if v := resp.Values("Cdn-Cache-Control"); notBlank(v) {
-			cc = ParseCacheControl(v)
-			cc.upgradeProtected()
-			return cc, true
+			if cc, ok := ParseCDNCacheControl(v); ok {
+				cc.upgradeProtected()
+				return cc, true
+			}
 		}
 	}
 	cc = ParseCacheControl(resp.Values("Cache-Control"))

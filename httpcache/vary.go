@@ -52,8 +52,10 @@ func VaryFields(resp http.Header) (fields []string, star bool) {
 // VaryValues returns, for each named request field, its normalised value for
 // a secondary cache key (RFC 9111 §4.1): all field lines combined, list
 // members trimmed and joined with ", ", runs of whitespace outside
-// quoted-strings collapsed to one space, empty members dropped. An absent
-// field yields VaryAbsent; a present but empty one yields "".
+// quoted-strings collapsed to one space, empty members dropped.
+// Accept-Language gets NormalizeAcceptLanguage's canonical form (case,
+// order, whitespace and weights) when it is well-formed. An absent field
+// yields VaryAbsent; a present but empty one yields "".
 func VaryValues(fields []string, req http.Header) []string {
 	out := make([]string, len(fields))
 	for i, f := range fields {
@@ -61,6 +63,12 @@ func VaryValues(fields []string, req http.Header) []string {
 		if len(vals) == 0 {
 			out[i] = VaryAbsent
 			continue
+		}
+		if f == "Accept-Language" || http.CanonicalHeaderKey(f) == "Accept-Language" {
+			if norm, ok := NormalizeAcceptLanguage(vals); ok {
+				out[i] = norm
+				continue
+			}
 		}
 		out[i] = normalizeFieldValue(vals)
 	}
