@@ -83,6 +83,10 @@ type SiteCache struct {
 	MaxHeuristic Duration `yaml:"max_heuristic"`
 	// IgnoreCDNCacheControl ignores the CDN-Cache-Control field (RFC 9213).
 	IgnoreCDNCacheControl bool `yaml:"ignore_cdn_cache_control"`
+	// StaleOnError is how long past its freshness a stored response may
+	// still answer when the origin fails, unless a directive forbids it
+	// (RFC 9111 §4.2.4). Default 1h; at most 7 days; -1s turns it off.
+	StaleOnError Duration `yaml:"stale_on_error"`
 }
 
 // Origin is a pool of origin servers.

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 )
 
 // Problems is every problem found in a cluster file, each naming the field.
@@ -199,6 +200,11 @@ func (c *Cluster) Validate() error {
 			if _, err2 := netip.ParseAddr(tp); err2 != nil {
 				ck.add(fmt.Sprintf("trusted_proxies[%d]", i), "not a CIDR or IP address: %q", tp)
 			}
+		}
+	}
+	for i, st := range c.Sites {
+		if st.Cache.StaleOnError.D() > 7*24*time.Hour {
+			ck.add(fmt.Sprintf("sites[%d].cache.stale_on_error", i), "at most 168h")
 		}
 	}
 	lim := c.Limits

@@ -433,6 +433,7 @@ func FromCluster(cl *config.Cluster, node string) (Config, error) {
 				DefaultTTL:            s.Cache.DefaultTTL.D(),
 				MaxHeuristic:          s.Cache.MaxHeuristic.D(),
 				IgnoreCDNCacheControl: s.Cache.IgnoreCDNCacheControl,
+				StaleOnError:          s.Cache.StaleOnError.D(),
 			},
 			Key:            cache.KeyOptions{IgnoreQuery: s.Cache.IgnoreQuery, SortQuery: s.Cache.SortQuery},
 			ForwardHeaders: s.ForwardHeaders,

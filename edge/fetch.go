@@ -107,10 +107,18 @@ func (s *Server) lead(f *flight, r *http.Request, st *site, key, primary string,
 			finish(flightResult{kind: resShared, obj: stale, size: stale.Size(), stored: true, fwdStatus: http.StatusNotModified})
 			return
 		}
-		// A 304 that does not match what we hold: drop our copy.
+		// A 304 whose validators contradict what we hold (§4.3.3): drop
+		// our copy and ask again without conditions; never an error.
 		s.store.Remove(stale.Key)
-		finish(flightResult{kind: resError, status: http.StatusBadGateway, err: errors.New("upstream 304 did not match the stored response")})
-		return
+		resp.Body.Close()
+		out.Header.Del("If-None-Match")
+		out.Header.Del("If-Modified-Since")
+		stale = nil
+		if ft, err = s.fetch(ctx, set, st, primary, r, out); err != nil {
+			finish(flightResult{kind: resError, status: http.StatusBadGateway, err: err})
+			return
+		}
+		resp = ft.resp
 	}
 	if stale != nil && resp.StatusCode >= 500 {
 		finish(flightResult{kind: resError, status: resp.StatusCode, err: fmt.Errorf("upstream answered %d", resp.StatusCode)})

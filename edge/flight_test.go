@@ -1025,3 +1025,62 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Errorf("the refused configuration's site is served: %d", code)
 	}
 }
+
+// Through a two-tier chain, a bare 304 (no validators) from the origin
+// refreshes the shield's copy, and the shield's 304 to the edge carries
+// the updated fields, so the edge serves them too (RFC 9111 §4.3.4).
+func TestChainBare304UpdatesBothTiers(t *testing.T) {
+	var version atomic.Int64
+	version.Store(1)
+	var conditionals atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("If-None-Match") != "" {
+			conditionals.Add(1)
+			w.Header().Set("X-Version", fmt.Sprint(version.Load()))
+			w.Header().Set("Cache-Control", "max-age=60")
+			w.WriteHeader(http.StatusNotModified) // no ETag, no Last-Modified
+			return
+		}
+		w.Header().Set("ETag", `"v1"`)
+		w.Header().Set("Cache-Control", "max-age=1")
+		w.Header().Set("X-Version", fmt.Sprint(version.Load()))
+		io.WriteString(w, "body")
+	}))
+	t.Cleanup(up.Close)
+	clock := &testClock{}
+	sites := []Site{{Host: "a.test", Origin: "main"}}
+	origins := map[string]Pool{"main": {Servers: []Upstream{{URL: up.URL}}}}
+	sh := startEdge(t, Config{Name: "shield-1", Role: RoleShield, Sites: sites, Origins: origins, Now: clock.Now})
+	e := startEdge(t, Config{Name: "edge-1", Sites: sites, Origins: origins, Now: clock.Now,
+		Shields: []Upstream{{Name: "shield-1", URL: sh.URL}}})
+	fetch := func() (int, http.Header) {
+		req, _ := http.NewRequest(http.MethodGet, e.URL+"/obj", nil)
+		req.Host = "a.test"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header
+	}
+	if code, h := fetch(); code != 200 || h.Get("X-Version") != "1" {
+		t.Fatalf("first fetch: %d, X-Version %q", code, h.Get("X-Version"))
+	}
+	version.Store(2)
+	clock.Advance(2 * time.Second) // both copies stale
+	code, h := fetch()
+	if code != 200 {
+		t.Fatalf("after a bare 304 through the chain: status %d (Cache-Status %q)", code, h.Get("Cache-Status"))
+	}
+	if h.Get("X-Version") != "2" {
+		t.Errorf("the edge serves X-Version %q after the origin's 304 said 2 (Cache-Status %q)", h.Get("X-Version"), h.Get("Cache-Status"))
+	}
+	if n := conditionals.Load(); n != 1 {
+		t.Errorf("origin saw %d conditional requests, want 1", n)
+	}
+	// Both tiers are fresh again: a hit at the edge.
+	if _, h := fetch(); !strings.Contains(h.Get("Cache-Status"), "edge-1; hit") {
+		t.Errorf("after the refresh: Cache-Status %q, want an edge hit", h.Get("Cache-Status"))
+	}
+}

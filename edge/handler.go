@@ -347,13 +347,17 @@ func (s *Server) serveResult(w http.ResponseWriter, r *http.Request, st *site, i
 		return true
 	case resError:
 		if *stale != nil && !info.noStale {
+			// RFC 9111 §4.2.4: a stored response may answer when the
+			// upstream fails, unless a directive forbids it; within
+			// stale-if-error or the site's stale_on_error window.
 			old := *stale
-			d := httpcache.Evaluate(r.Header, s.entryOf(old.Head(), st), s.cfg.Now())
-			if d.StaleIfError {
+			now := s.cfg.Now()
+			e := s.entryOf(old.Head(), st)
+			if d := httpcache.CanServeStaleOnError(e, r.Header, now, st.Policy.StaleOnErrorWindow()); d.Allowed {
 				info.status = "stale"
-				ttl := int64(d.TTL.Seconds())
+				ttl := int64((e.Lifetime - old.Head().Age(now)).Seconds())
 				s.serveObject(w, r, st, servable{key: old.Key, head: old.Head(), body: old.Body, size: old.Size(),
-					status: httpcache.Status{Cache: s.cfg.Name, Fwd: "stale", FwdStatus: res.status, TTL: &ttl, Detail: "stale-if-error"}})
+					status: httpcache.Status{Cache: s.cfg.Name, Fwd: "stale", FwdStatus: res.status, TTL: &ttl, Detail: d.Reason.String()}})
 				return true
 			}
 		}

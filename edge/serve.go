@@ -154,7 +154,7 @@ func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, st *site, s
 		etag, lm := hi.etag, hi.lm
 		switch httpcache.CheckPreconditions(r.Method, r.Header, etag, lm) {
 		case http.StatusNotModified:
-			notModified(h)
+			notModified(h, s.toCache(r))
 			w.WriteHeader(http.StatusNotModified)
 			return
 		case http.StatusPreconditionFailed:
@@ -222,15 +222,28 @@ func (sv *servable) open(r *http.Request, off int64) (io.Reader, func(), error) 
 	return rc, func() { rc.Close() }, nil
 }
 
-// notModified keeps only the fields a 304 carries (RFC 9110 §15.4.5).
-func notModified(h http.Header) {
-	keep := map[string]bool{"Cache-Control": true, "Content-Location": true, "Date": true, "Etag": true, "Expires": true, "Vary": true,
-		"Age": true, "Cache-Status": true, "Via": true, "Last-Modified": true, "Alt-Svc": true, hdrOriginTime: true}
-	for k := range h {
-		if !keep[k] {
-			delete(h, k)
+// notModified turns h, the header of the response a 304 stands for, into
+// the 304's header. To an end client it carries the fields of RFC 9110
+// §15.4.5; to another cache of this CDN (a shield answering an edge) every
+// field that updates the receiver's stored copy (RFC 9111 §4.3.4, §3.2),
+// so header changes the shield learnt reach the edge too.
+func notModified(h http.Header, toCache bool) {
+	out := httpcache.NotModifiedHeader(h, toCache)
+	for _, f := range []string{"Age", "Cache-Status", "Via", "Alt-Svc", hdrOriginTime} {
+		if v, ok := h[f]; ok {
+			out[f] = v
 		}
 	}
+	clear(h)
+	for k, v := range out {
+		h[k] = v
+	}
+}
+
+// toCache reports whether a request comes from another cache of this CDN
+// (an edge asking its shield), whose 304s carry every updating field.
+func (s *Server) toCache(r *http.Request) bool {
+	return s.cfg.Role == RoleShield || s.trusted(peerAddr(r))
 }
 
 // serveRanges answers with 206: one part, or multipart/byteranges.
@@ -395,7 +408,7 @@ func (s *Server) servePassResult(w http.ResponseWriter, r *http.Request, info *r
 		etag, lmText := httpcache.Validators(upstream)
 		lm, _ := httpcache.ParseHTTPDate(lmText)
 		if code := httpcache.CheckPreconditions(r.Method, r.Header, etag, lm); code == http.StatusNotModified {
-			notModified(h)
+			notModified(h, s.toCache(r))
 			w.WriteHeader(code)
 			return
 		}
