@@ -3,6 +3,7 @@ package httpcache
 import (
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestParseCDNCacheControl(t *testing.T) {
@@ -124,4 +125,23 @@ func TestControlFallsBackOnInvalidCDNCacheControl(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzParseCDNCacheControl: never panics, and an accepted field has
+// absent (-1) or non-negative durations.
+func FuzzParseCDNCacheControl(f *testing.F) {
+	for _, s := range []string{"max-age=10000, &&&&&", `max-age="1"`, `private=("a" b), s-maxage=5;x=1`, "no-store=?0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		cc, ok := ParseCDNCacheControl([]string{s})
+		if !ok {
+			return
+		}
+		for _, d := range []time.Duration{cc.MaxAge, cc.SMaxAge, cc.StaleIfError, cc.StaleWhileRevalidate} {
+			if d < -1 {
+				t.Fatalf("ParseCDNCacheControl(%q) = %+v", s, cc)
+			}
+		}
+	})
 }
