@@ -18,6 +18,7 @@ import (
 // Balancer is a running layer-4 balancer. Build it with New, serve with Run.
 type Balancer struct {
 	cfg     Config
+	src     netip.Addr // SourceAddr; zero: the kernel's choice
 	logger  *slog.Logger
 	metrics *metrics
 	pool    *lb.Pool
@@ -61,8 +62,9 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Balancer,
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	src, _ := netip.ParseAddr(cfg.SourceAddr)
 	b := &Balancer{
-		cfg: cfg, logger: logger, backends: map[string]*backend{}, clients: map[netip.Addr]int{},
+		cfg: cfg, src: src, logger: logger, backends: map[string]*backend{}, clients: map[netip.Addr]int{},
 		started: make(chan struct{}),
 	}
 	passive := cfg.Passive
@@ -315,14 +317,14 @@ func (b *Balancer) Start() error {
 				b.startErr = fmt.Errorf("l4 listen tcp %s: %w", lc.Addr, err)
 				break
 			}
-			b.tcpLns = append(b.tcpLns, &tcpListener{b: b, ln: ln.(*net.TCPListener), svc: serviceHash(lc.Service, protoTCP)})
+			b.tcpLns = append(b.tcpLns, &tcpListener{b: b, ln: ln.(*net.TCPListener), svc: serviceHash(lc.Service, protoTCP), port: lc.BackendPort})
 		case "udp":
 			pc, err := net.ListenPacket("udp", lc.Addr)
 			if err != nil {
 				b.startErr = fmt.Errorf("l4 listen udp %s: %w", lc.Addr, err)
 				break
 			}
-			b.udpLns = append(b.udpLns, newUDPListener(b, pc.(*net.UDPConn), serviceHash(lc.Service, protoUDP)))
+			b.udpLns = append(b.udpLns, newUDPListener(b, pc.(*net.UDPConn), serviceHash(lc.Service, protoUDP), lc.BackendPort))
 		}
 		if b.startErr != nil {
 			b.closeListeners()
@@ -418,6 +420,15 @@ func (b *Balancer) Run(ctx context.Context) error {
 	return nil
 }
 
+// dialer returns a TCP dialer from SourceAddr.
+func (b *Balancer) dialer(timeout time.Duration) net.Dialer {
+	d := net.Dialer{Timeout: timeout}
+	if b.src.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: b.src.AsSlice()}
+	}
+	return d
+}
+
 // waitFlows waits up to d for every tracked flow to end, and reports
 // whether they did.
 func (b *Balancer) waitFlows(d time.Duration) bool {
@@ -435,7 +446,7 @@ func (b *Balancer) waitFlows(d time.Duration) bool {
 func (b *Balancer) runTCPChecks(ctx context.Context) {
 	t := time.NewTicker(b.cfg.Health.Interval)
 	defer t.Stop()
-	d := net.Dialer{Timeout: b.cfg.Health.Timeout}
+	d := b.dialer(b.cfg.Health.Timeout)
 	for {
 		var wg sync.WaitGroup
 		for _, lbb := range b.pool.Backends() {

@@ -53,6 +53,10 @@ type Config struct {
 	// TableSize is Maglev's M, a prime ≥ 100 × backends. Default 65537.
 	// Every balancer of one service must use the same value.
 	TableSize uint64
+	// SourceAddr, if set, is the IP address connections and datagrams to
+	// backends come from: the address backends trust to send PROXY
+	// headers. Default: the kernel's choice.
+	SourceAddr string
 	// ConnectTimeout bounds a TCP connect to a backend. Default 3s.
 	ConnectTimeout time.Duration
 	// TCPIdleTimeout closes a TCP connection with no bytes in either
@@ -99,6 +103,10 @@ type ListenerConfig struct {
 	// when every balancer listens on the same port of its own address. A
 	// listener on port 0 must set it.
 	Service string
+	// BackendPort, if set, is the port flows of this listener go to on
+	// each backend's host, instead of the port of its Addr (TCP) or
+	// UDPAddr (UDP). One backend list then serves several ports.
+	BackendPort int
 }
 
 // BackendConfig is one backend.
@@ -230,12 +238,20 @@ func (c Config) Validate() error {
 		if _, _, ok := cutLast(l.Addr, ':'); !ok {
 			bad("listeners[%d].addr: %q is not host:port", i, l.Addr)
 		}
+		if l.BackendPort < 0 || l.BackendPort > 65535 {
+			bad("listeners[%d].backend_port: must be a port number, got %d", i, l.BackendPort)
+		}
 		if l.Service == "" || l.Service == "0" {
 			bad("listeners[%d].service: must be set for a listener on port 0 (%q)", i, l.Addr)
 		}
 	}
 	if err := validateBackends(d.Backends); err != nil {
 		errs = append(errs, err)
+	}
+	if d.SourceAddr != "" {
+		if _, err := netip.ParseAddr(d.SourceAddr); err != nil {
+			bad("source_addr: %q is not an IP address", d.SourceAddr)
+		}
 	}
 	switch d.ProxyProtocol {
 	case ProxyV1, ProxyV2, ProxyOff:

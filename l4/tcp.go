@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,9 +16,10 @@ import (
 )
 
 type tcpListener struct {
-	b   *Balancer
-	ln  *net.TCPListener
-	svc uint64
+	b    *Balancer
+	ln   *net.TCPListener
+	svc  uint64
+	port int // BackendPort, 0: the backend's own
 }
 
 func (l *tcpListener) serve() {
@@ -35,7 +37,7 @@ func (l *tcpListener) serve() {
 			continue
 		}
 		delay = 0
-		go l.b.handleTCP(c, l.svc)
+		go l.b.handleTCP(c, l.svc, l.port)
 	}
 }
 
@@ -67,11 +69,11 @@ func addrPort(a net.Addr) netip.AddrPort {
 	return netip.AddrPort{}
 }
 
-func (b *Balancer) handleTCP(c *net.TCPConn, svc uint64) {
+func (b *Balancer) handleTCP(c *net.TCPConn, svc uint64, port int) {
 	src := addrPort(c.RemoteAddr())
 	h := flowHash(src, svc)
 	f := &tcpFlow{client: c}
-	be, up := b.connect(h)
+	be, up := b.connect(h, port)
 	if be == nil {
 		b.metrics.refused.WithLabelValues("no_backend").Inc()
 		c.Close()
@@ -115,15 +117,19 @@ func (b *Balancer) handleTCP(c *net.TCPConn, svc uint64) {
 
 // connect dials the flow's backend, failing over along its Maglev order on
 // connect errors (each one counted against the backend's passive health).
-func (b *Balancer) connect(h uint64) (*backend, *net.TCPConn) {
+func (b *Balancer) connect(h uint64, port int) (*backend, *net.TCPConn) {
 	var skip map[*lb.Backend]bool
-	d := net.Dialer{Timeout: b.cfg.ConnectTimeout}
+	d := b.dialer(b.cfg.ConnectTimeout)
 	for range 8 {
 		be := b.pick(h, skip)
 		if be == nil {
 			return nil, nil
 		}
-		c, err := d.DialContext(context.Background(), "tcp", be.cfg.Addr)
+		addr := be.cfg.Addr
+		if port != 0 {
+			addr = withPort(addr, port)
+		}
+		c, err := d.DialContext(context.Background(), "tcp", addr)
 		if err == nil {
 			be.lb.ReportResult(true)
 			return be, c.(*net.TCPConn)
@@ -131,7 +137,7 @@ func (b *Balancer) connect(h uint64) (*backend, *net.TCPConn) {
 		be.lb.Release()
 		be.lb.ReportResult(false)
 		b.metrics.connectErrors.WithLabelValues(be.cfg.Name).Inc()
-		b.logger.Debug("l4 connect", "backend", be.cfg.Name, "addr", be.cfg.Addr, "err", err)
+		b.logger.Debug("l4 connect", "backend", be.cfg.Name, "addr", addr, "err", err)
 		if skip == nil {
 			skip = map[*lb.Backend]bool{}
 		}
@@ -188,4 +194,13 @@ func refusal(err error) string {
 		return "shutdown"
 	}
 	return "conntrack_full"
+}
+
+// withPort replaces the port of host:port.
+func withPort(addr string, port int) string {
+	host, _, ok := cutLast(addr, ':')
+	if !ok {
+		host = addr
+	}
+	return host + ":" + strconv.Itoa(port)
 }

@@ -18,9 +18,10 @@ import (
 // the flow is idle for UDPIdleTimeout, is evicted as the least recently
 // used when the table is full, or its backend fails (then it is moved).
 type udpListener struct {
-	b   *Balancer
-	pc  *net.UDPConn
-	svc uint64
+	b    *Balancer
+	pc   *net.UDPConn
+	svc  uint64
+	port int // BackendPort, 0: the backend's own
 
 	mu    sync.Mutex
 	flows map[netip.AddrPort]*list.Element // of *udpFlow
@@ -36,8 +37,8 @@ type udpFlow struct {
 	once   sync.Once
 }
 
-func newUDPListener(b *Balancer, pc *net.UDPConn, svc uint64) *udpListener {
-	return &udpListener{b: b, pc: pc, svc: svc, flows: map[netip.AddrPort]*list.Element{}, lru: list.New()}
+func newUDPListener(b *Balancer, pc *net.UDPConn, svc uint64, port int) *udpListener {
+	return &udpListener{b: b, pc: pc, svc: svc, port: port, flows: map[netip.AddrPort]*list.Element{}, lru: list.New()}
 }
 
 // close removes the flow from its table and releases it; safe to call
@@ -100,7 +101,15 @@ func (l *udpListener) lookup(src netip.AddrPort) *udpFlow {
 		l.b.metrics.refused.WithLabelValues("no_backend").Inc()
 		return nil
 	}
-	up, err := net.DialUDP("udp", nil, be.udpAddr)
+	ua := be.udpAddr
+	if l.port != 0 {
+		ua = &net.UDPAddr{IP: ua.IP, Port: l.port, Zone: ua.Zone}
+	}
+	var la *net.UDPAddr
+	if l.b.src.IsValid() {
+		la = &net.UDPAddr{IP: l.b.src.AsSlice()}
+	}
+	up, err := net.DialUDP("udp", la, ua)
 	if err != nil {
 		be.lb.Release()
 		l.b.metrics.connectErrors.WithLabelValues(be.cfg.Name).Inc()
