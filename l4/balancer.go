@@ -44,6 +44,11 @@ type backend struct {
 	flows    atomic.Int64
 	removed  atomic.Bool
 
+	// Metric children, looked up once.
+	tcpFlows, udpFlows prometheus.Counter
+	gauge              prometheus.Gauge
+	connectErrs        prometheus.Counter
+
 	mu    sync.Mutex
 	conns map[closer]struct{} // TCP connections and UDP flows, to close on a drain deadline
 	// rise/fall counters of the TCP checker
@@ -99,6 +104,9 @@ func New(cfg Config, logger *slog.Logger, reg prometheus.Registerer) (*Balancer,
 		pool.Close()
 		return nil, err
 	}
+	for _, be := range b.backends {
+		b.metrics.bind(be)
+	}
 	return b, nil
 }
 
@@ -126,6 +134,9 @@ func (b *Balancer) makeBackends(cfgs []BackendConfig) ([]*lb.Backend, error) {
 		}
 		lbb := &lb.Backend{Name: c.Name, Addr: c.Addr, HealthAddr: c.HealthAddr, Weight: c.Weight, MaxConns: b.cfg.MaxConnsPerBackend}
 		be := &backend{lb: lbb, cfg: c, udpAddr: ua, conns: map[closer]struct{}{}}
+		if b.metrics != nil {
+			b.metrics.bind(be)
+		}
 		b.backends[c.Name] = be
 		out = append(out, lbb)
 	}
@@ -230,8 +241,19 @@ func (b *Balancer) Backends() []lb.BackendStatus { return b.pool.Status() }
 // flow slot acquired on it, or nil. skip, if not nil, is passed over (a
 // backend whose connect just failed).
 func (b *Balancer) pick(h uint64, skip map[*lb.Backend]bool) *backend {
+	r := lb.Request{Hash: h}
+	// Fast path: the table's pick (or lb's failover for an unavailable
+	// one) without allocating.
+	if lbb := b.pool.Select(&r); lbb != nil && !skip[lbb] {
+		b.mu.Lock()
+		be := b.backends[lbb.Name]
+		b.mu.Unlock()
+		if be != nil && !be.draining.Load() && lbb.TryAcquire() {
+			return be
+		}
+	}
 	var buf [16]*lb.Backend
-	order := b.pool.Order(&lb.Request{Hash: h}, buf[:0])
+	order := b.pool.Order(&r, buf[:0])
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, lbb := range order {

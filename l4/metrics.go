@@ -86,3 +86,11 @@ func (m *metrics) unregister() {
 		m.reg.Unregister(c)
 	}
 }
+
+// bind looks up be's metric children once.
+func (m *metrics) bind(be *backend) {
+	be.tcpFlows = m.flows.WithLabelValues("tcp", be.cfg.Name)
+	be.udpFlows = m.flows.WithLabelValues("udp", be.cfg.Name)
+	be.gauge = m.backendFlows.WithLabelValues(be.cfg.Name)
+	be.connectErrs = m.connectErrors.WithLabelValues(be.cfg.Name)
+}

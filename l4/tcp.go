@@ -88,9 +88,9 @@ func (b *Balancer) handleTCP(c *net.TCPConn, svc uint64, port int) {
 	}
 	defer b.untrack(src.Addr(), be, f)
 	defer f.close()
-	b.metrics.flows.WithLabelValues("tcp", be.cfg.Name).Inc()
-	b.metrics.backendFlows.WithLabelValues(be.cfg.Name).Inc()
-	defer b.metrics.backendFlows.WithLabelValues(be.cfg.Name).Dec()
+	be.tcpFlows.Inc()
+	be.gauge.Inc()
+	defer be.gauge.Dec()
 	if b.cfg.ProxyProtocol != ProxyOff {
 		hd := proxyproto.Header{Version: 2, Command: proxyproto.Proxy, Transport: proxyproto.TCP,
 			Source: src, Destination: addrPort(c.LocalAddr())}
@@ -136,7 +136,7 @@ func (b *Balancer) connect(h uint64, port int) (*backend, *net.TCPConn) {
 		}
 		be.lb.Release()
 		be.lb.ReportResult(false)
-		b.metrics.connectErrors.WithLabelValues(be.cfg.Name).Inc()
+		be.connectErrs.Inc()
 		b.logger.Debug("l4 connect", "backend", be.cfg.Name, "addr", addr, "err", err)
 		if skip == nil {
 			skip = map[*lb.Backend]bool{}

@@ -52,7 +52,7 @@ func (f *udpFlow) close() {
 		}
 		f.l.mu.Unlock()
 		f.up.Close()
-		f.l.b.metrics.backendFlows.WithLabelValues(f.be.cfg.Name).Dec()
+		f.be.gauge.Dec()
 		f.l.b.untrack(f.client.Addr(), f.be, f)
 	})
 }
@@ -112,7 +112,7 @@ func (l *udpListener) lookup(src netip.AddrPort) *udpFlow {
 	up, err := net.DialUDP("udp", la, ua)
 	if err != nil {
 		be.lb.Release()
-		l.b.metrics.connectErrors.WithLabelValues(be.cfg.Name).Inc()
+		be.connectErrs.Inc()
 		return nil
 	}
 	f := &udpFlow{l: l, client: src, be: be, up: up}
@@ -131,8 +131,8 @@ func (l *udpListener) lookup(src netip.AddrPort) *udpFlow {
 		up.Close()
 		return nil
 	}
-	l.b.metrics.flows.WithLabelValues("udp", be.cfg.Name).Inc()
-	l.b.metrics.backendFlows.WithLabelValues(be.cfg.Name).Inc()
+	be.udpFlows.Inc()
+	be.gauge.Inc()
 	l.mu.Lock()
 	if e, ok := l.flows[src]; ok { // a racing datagram made one: keep that
 		l.mu.Unlock()
