@@ -2,6 +2,7 @@ package l4
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -26,6 +27,7 @@ type Balancer struct {
 	mu       sync.Mutex          // guards backends, clients, the listener lists
 	backends map[string]*backend // by name, current and removed-but-busy
 	clients  map[netip.Addr]int  // flows per client address
+	sids     map[string]*backend // QUIC-LB server ID (raw) → current backend
 	tcpLns   []*tcpListener
 	udpLns   []*udpListener
 
@@ -116,10 +118,18 @@ func (b *Balancer) makeBackends(cfgs []BackendConfig) ([]*lb.Backend, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := make([]*lb.Backend, 0, len(cfgs))
+	sids := map[string]*backend{}
+	defer func() { b.sids = sids }()
+	addSID := func(be *backend) {
+		if id, err := hex.DecodeString(be.cfg.ServerID); err == nil && len(id) > 0 {
+			sids[string(id)] = be
+		}
+	}
 	for _, c := range cfgs {
 		if be, ok := b.backends[c.Name]; ok && be.cfg == c {
 			be.removed.Store(false)
 			out = append(out, be.lb)
+			addSID(be)
 			continue
 		}
 		var ua *net.UDPAddr
@@ -138,6 +148,7 @@ func (b *Balancer) makeBackends(cfgs []BackendConfig) ([]*lb.Backend, error) {
 			b.metrics.bind(be)
 		}
 		b.backends[c.Name] = be
+		addSID(be)
 		out = append(out, lbb)
 	}
 	return out, nil
@@ -226,6 +237,13 @@ func (b *Balancer) Undrain(name string) error {
 	}
 	be.draining.Store(false)
 	return nil
+}
+
+// byServerID returns the current backend with that QUIC-LB server ID.
+func (b *Balancer) byServerID(sid []byte) *backend {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.sids[string(sid)]
 }
 
 func (b *Balancer) backend(name string) *backend {

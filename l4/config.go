@@ -7,12 +7,14 @@
 package l4
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
 	"time"
 
 	"github.com/selfcdn/cdn/lb"
+	"github.com/selfcdn/cdn/quiclb"
 )
 
 // Defaults for Config fields left zero.
@@ -85,6 +87,13 @@ type Config struct {
 	// ShutdownTimeout is how long Run waits for flows after its context is
 	// done before it closes them. Default 30s.
 	ShutdownTimeout time.Duration
+	// QUICLB, if set, routes QUIC packets on UDP listeners by the server
+	// ID in their destination connection ID (the QUIC-LB draft's
+	// plaintext algorithm, package quiclb) to the backend with that
+	// BackendConfig.ServerID, so a client whose address or port changes
+	// keeps its backend. Packets without a known server ID (a client's
+	// Initial, DNS) are routed by the flow hash. Nil: flow hash only.
+	QUICLB *quiclb.Config
 	// CopyChunk is the most bytes one splice round moves before idle
 	// deadlines and byte counters are updated. Default 1 MiB.
 	CopyChunk int64
@@ -123,6 +132,9 @@ type BackendConfig struct {
 	HealthAddr string
 	// Weight is the relative share of flows. Default 1.
 	Weight int
+	// ServerID is the backend's QUIC-LB server ID in hex (Config.QUICLB's
+	// ServerIDLen octets), the one its quiclb.Generator encodes.
+	ServerID string
 }
 
 // HealthConfig configures active health checks.
@@ -289,6 +301,16 @@ func (c Config) Validate() error {
 	}
 	if d.Health.Rise < 1 || d.Health.Fall < 1 {
 		bad("health.rise and health.fall: must be > 0")
+	}
+	if d.QUICLB != nil {
+		if err := d.QUICLB.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+		for i, b := range d.Backends {
+			if id, err := hex.DecodeString(b.ServerID); b.ServerID != "" && (err != nil || len(id) != d.QUICLB.ServerIDLen) {
+				bad("backends[%d].server_id: %q is not %d octets of hex", i, b.ServerID, d.QUICLB.ServerIDLen)
+			}
+		}
 	}
 	passive := d.Passive
 	passive.MaxFails = max(passive.MaxFails, 0) // negative: off

@@ -21,6 +21,7 @@ type metrics struct {
 	evicted       prometheus.Counter
 	expired       prometheus.Counter
 	moved         prometheus.Counter
+	quicRouted    prometheus.Counter
 }
 
 func newMetrics(b *Balancer, reg prometheus.Registerer) (*metrics, error) {
@@ -47,6 +48,8 @@ func newMetrics(b *Balancer, reg prometheus.Registerer) (*metrics, error) {
 		moved: prometheus.NewCounter(prometheus.CounterOpts{Name: "cdn_l4_flows_moved_total",
 			Help: "Tracked UDP flows moved because their backend failed."}),
 	}
+	m.quicRouted = prometheus.NewCounter(prometheus.CounterOpts{Name: "cdn_l4_quic_cid_routed_total",
+		Help: "UDP flows placed by the server ID in a QUIC connection ID rather than by the flow hash."})
 	entries := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cdn_l4_conntrack_entries",
 		Help: "Flows in the connection-tracking table."}, func() float64 { return float64(b.tracked.Load()) })
 	limit := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cdn_l4_conntrack_limit",
@@ -64,7 +67,7 @@ func newMetrics(b *Balancer, reg prometheus.Registerer) (*metrics, error) {
 		return float64(n)
 	})
 	m.cs = []prometheus.Collector{m.flows, m.backendFlows, m.bytesUp, m.bytesDown, m.connectErrors,
-		m.refused, m.idleTimeouts, m.evicted, m.expired, m.moved, entries, limit, draining}
+		m.refused, m.idleTimeouts, m.evicted, m.expired, m.moved, m.quicRouted, entries, limit, draining}
 	if reg != nil {
 		for i, c := range m.cs {
 			if err := reg.Register(c); err != nil {

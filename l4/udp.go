@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/selfcdn/cdn/quiclb"
 )
 
 // udpListener serves one UDP socket. Its connection-tracking table maps a
@@ -68,7 +70,15 @@ func (l *udpListener) serve() {
 			continue
 		}
 		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-		f := l.lookup(src)
+		var want *backend
+		if q := l.b.cfg.QUICLB; q != nil {
+			if dcid, ok := quiclb.DestConnID(buf[:n], q.Len()); ok {
+				if sid, ok := q.ServerID(dcid); ok {
+					want = l.b.byServerID(sid)
+				}
+			}
+		}
+		f := l.lookup(src, want)
 		if f == nil {
 			continue
 		}
@@ -80,23 +90,37 @@ func (l *udpListener) serve() {
 }
 
 // lookup returns the flow of src, creating it for a new flow, or nil if
-// the datagram is to be dropped.
-func (l *udpListener) lookup(src netip.AddrPort) *udpFlow {
+// the datagram is to be dropped. want, if not nil, is the backend a QUIC
+// connection ID names: the flow goes there if it can.
+func (l *udpListener) lookup(src netip.AddrPort, want *backend) *udpFlow {
+	if want != nil && (!want.lb.Available() || want.draining.Load()) {
+		want = nil // routing by connection ID yields to health, like the hash
+	}
 	l.mu.Lock()
 	if e, ok := l.flows[src]; ok {
 		f := e.Value.(*udpFlow)
-		if f.be.lb.Healthy() && !f.be.lb.Ejected() {
+		if want != nil && f.be != want {
+			l.mu.Unlock()
+			f.close() // the connection ID names another backend: follow it
+		} else if f.be.lb.Healthy() && !f.be.lb.Ejected() {
 			l.lru.MoveToFront(e)
 			l.mu.Unlock()
 			return f
+		} else {
+			l.mu.Unlock()
+			f.close() // its backend failed: only then does a flow move
+			l.b.metrics.moved.Inc()
 		}
-		l.mu.Unlock()
-		f.close() // its backend failed: only then does a flow move
-		l.b.metrics.moved.Inc()
 	} else {
 		l.mu.Unlock()
 	}
-	be := l.b.pick(flowHash(src, l.svc), nil)
+	var be *backend
+	if want != nil && want.lb.TryAcquire() {
+		be = want
+		l.b.metrics.quicRouted.Inc()
+	} else {
+		be = l.b.pick(flowHash(src, l.svc), nil)
+	}
 	if be == nil {
 		l.b.metrics.refused.WithLabelValues("no_backend").Inc()
 		return nil
