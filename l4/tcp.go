@@ -73,6 +73,17 @@ func (b *Balancer) handleTCP(c *net.TCPConn, svc uint64, port int) {
 	src := addrPort(c.RemoteAddr())
 	h := flowHash(src, svc)
 	f := &tcpFlow{client: c}
+	if max := b.cfg.MaxConnsPerClient; max > 0 {
+		// Refuse before dialling a backend; track checks again exactly.
+		b.mu.Lock()
+		full := b.clients[src.Addr()] >= max
+		b.mu.Unlock()
+		if full {
+			b.metrics.refused.WithLabelValues("client_limit").Inc()
+			c.Close()
+			return
+		}
+	}
 	be, up := b.connect(h, port)
 	if be == nil {
 		b.metrics.refused.WithLabelValues("no_backend").Inc()
