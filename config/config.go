@@ -48,6 +48,8 @@ type Cluster struct {
 	Purge Purge `yaml:"purge"`
 	// TLS configures HTTPS on edges.
 	TLS TLS `yaml:"tls"`
+	// L4 configures the layer-4 balancers of pops[].balancers.
+	L4 L4 `yaml:"l4"`
 }
 
 // Site is one hostname served by the CDN.
@@ -151,6 +153,8 @@ type PoP struct {
 	Continents []string `yaml:"continents"`
 	// Edges are the PoP's edge nodes.
 	Edges []Node `yaml:"edges"`
+	// Balancers are the PoP's layer-4 balancers (cdn l4) in front of its edges.
+	Balancers []Node `yaml:"balancers"`
 }
 
 // Location is a point on the globe in degrees.

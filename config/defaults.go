@@ -190,6 +190,7 @@ func (c *Cluster) ApplyDefaults() {
 		t := true
 		c.TLS.HTTP3 = &t
 	}
+	c.L4.applyDefaults(c.Ports)
 }
 
 func (h *HealthCheck) applyDefaults(path string) {

@@ -158,6 +158,9 @@ func (c *Cluster) Validate() error {
 		for j, e := range pop.Edges {
 			node(fmt.Sprintf("%s.edges[%d]", p, j), e, "http")
 		}
+		for j, b := range pop.Balancers {
+			node(fmt.Sprintf("%s.balancers[%d]", p, j), b, "http")
+		}
 	}
 	for _, pp := range []struct {
 		path string
@@ -293,6 +296,7 @@ func (c *Cluster) Validate() error {
 			ck.add(p+".key", "missing")
 		}
 	}
+	c.L4.validate(&ck)
 	if len(ck.probs) == 0 {
 		return nil
 	}
@@ -355,9 +359,12 @@ const (
 	RoleEdge   Role = "edge"
 	RoleShield Role = "shield"
 	RoleGeoDNS Role = "geodns"
+	// RoleBalancer is a layer-4 balancer of pops[].balancers.
+	RoleBalancer Role = "balancer"
 )
 
-// NodeInfo is a node found by name, with its role and PoP (edges only).
+// NodeInfo is a node found by name, with its role and PoP (edges and
+// balancers only).
 type NodeInfo struct {
 	Node
 	Role Role
@@ -370,6 +377,13 @@ func (c *Cluster) FindNode(name string) (NodeInfo, error) {
 		for _, e := range c.PoPs[i].Edges {
 			if e.Name == name {
 				return NodeInfo{Node: e, Role: RoleEdge, PoP: &c.PoPs[i]}, nil
+			}
+		}
+	}
+	for i := range c.PoPs {
+		for _, b := range c.PoPs[i].Balancers {
+			if b.Name == name {
+				return NodeInfo{Node: b, Role: RoleBalancer, PoP: &c.PoPs[i]}, nil
 			}
 		}
 	}
