@@ -142,6 +142,12 @@ type Config struct {
 	// trusted_proxies. From anyone else they are replaced by what the
 	// node saw itself.
 	TrustedProxies []netip.Prefix
+	// ProxyProtocolFrom are the layer-4 balancers in front of the node:
+	// connections from them must start with a PROXY protocol (v1 or v2)
+	// header, whose client address the node then uses as the peer (logs,
+	// X-Forwarded-For, ip_hash). A PROXY header from anyone else is
+	// refused. Empty: no PROXY protocol.
+	ProxyProtocolFrom []netip.Prefix
 	// Retries is how many further upstreams an idempotent request tries.
 	// Default 2; negative means none.
 	Retries int
@@ -440,6 +446,16 @@ func FromCluster(cl *config.Cluster, node string) (Config, error) {
 		})
 	}
 	c.TrustedProxies = trustedPrefixes(cl)
+	if cl.L4.ProxyProtocol != "off" {
+		for _, p := range cl.PoPs {
+			for _, b := range p.Balancers {
+				if a, err := netip.ParseAddr(b.Address); err == nil {
+					a = a.Unmap()
+					c.ProxyProtocolFrom = append(c.ProxyProtocolFrom, netip.PrefixFrom(a, a.BitLen()))
+				}
+			}
+		}
+	}
 	if cl.Admin.Bind != "" {
 		c.Admin = hostPort(cl.Admin.Bind, cl.Ports.Admin)
 	}

@@ -1084,3 +1084,46 @@ func TestChainBare304UpdatesBothTiers(t *testing.T) {
 		t.Errorf("after the refresh: Cache-Status %q, want an edge hit", h.Get("Cache-Status"))
 	}
 }
+
+// Behind the layer-4 balancer the edge takes the client's address from
+// PROXY protocol, and only from the balancers it was told of.
+func TestProxyProtocolFromBalancers(t *testing.T) {
+	var seen atomic.Value
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen.Store(r.Header.Get("X-Forwarded-For"))
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(up.Close)
+	cfg := QuickConfig("edge-1", "127.0.0.1:0", up.URL)
+	cfg.ProxyProtocolFrom = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	e := startEdge(t, cfg)
+	send := func(src, payload string) string {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
+		c, err := d.Dial("tcp", e.Addr("http").String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, payload)
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		return line
+	}
+	req := "GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+	if got := send("127.0.0.1", "PROXY TCP4 203.0.113.9 127.0.0.1 5555 80\r\n"+req); !strings.HasPrefix(got, "HTTP/1.1 200") {
+		t.Fatalf("through the balancer: %q", got)
+	}
+	if got, _ := seen.Load().(string); got != "203.0.113.9" {
+		t.Errorf("upstream X-Forwarded-For %q, want the PROXY header's client 203.0.113.9", got)
+	}
+	seen.Store("")
+	if got := send("127.0.0.2", "PROXY TCP4 198.51.100.1 127.0.0.1 5555 80\r\n"+req); strings.HasPrefix(got, "HTTP/1.1 200") {
+		t.Errorf("a PROXY header from a peer that is no balancer was accepted: %q", got)
+	}
+	if got := send("127.0.0.2", req); !strings.HasPrefix(got, "HTTP/1.1 200") {
+		t.Errorf("a plain client next to the balancers: %q", got)
+	}
+	if got, _ := seen.Load().(string); got != "127.0.0.2" {
+		t.Errorf("plain client's X-Forwarded-For %q", got)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/selfcdn/cdn/cache/disk"
 	"github.com/selfcdn/cdn/compress"
 	"github.com/selfcdn/cdn/lb"
+	"github.com/selfcdn/cdn/proxyproto"
 )
 
 // Server is one edge or shield node.
@@ -135,6 +137,17 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// fromBalancer reports whether a peer is a layer-4 balancer that sends
+// PROXY protocol headers.
+func (s *Server) fromBalancer(a netip.Addr) bool {
+	for _, p := range s.cfg.ProxyProtocolFrom {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
 // multiRegisterer registers with the node's own registry (served on the
 // admin listener) and the caller's.
 type multiRegisterer struct {
@@ -217,6 +230,9 @@ func (s *Server) Run(ctx context.Context) error {
 			hs.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
 				return context.WithValue(connContext(ctx, c), clientConnKey{}, s.newClientConn(c))
 			}
+		}
+		if name != "admin" && len(s.cfg.ProxyProtocolFrom) > 0 {
+			ln = proxyproto.NewListener(ln, proxyproto.ListenerConfig{Trusted: s.fromBalancer, Logger: s.log})
 		}
 		if name != "admin" {
 			ln = newConnLimitListener(ln, s.cfg.MaxConnsPerClient, func() {
