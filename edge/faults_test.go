@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 		})
 	case "disk":
 		cfg := QuickConfig("edge-1", "127.0.0.1:0", origin)
+		cfg.Admin = "127.0.0.1:0" // the test reads what was committed from /metrics
+		// The key is the path: the query only tells the origin how to answer.
+		cfg.Sites[0].Key.IgnoreQuery = true
 		cfg.DiskDir, cfg.DiskSize = os.Getenv("EDGE_TEST_DISK_DIR"), 256<<20
 		cfg.Memory, cfg.MaxMemoryObject = 4<<20, 16<<10
 		runChild(cfg)
@@ -40,7 +43,8 @@ func TestMain(m *testing.M) {
 	}
 }
 
-// runChild runs a node in this (child) process and prints its address.
+// runChild runs a node in this (child) process and prints its address
+// (and its admin address when it has one).
 func runChild(cfg Config) {
 	srv, err := New(cfg)
 	if err != nil {
@@ -49,14 +53,32 @@ func runChild(cfg Config) {
 	}
 	go func() {
 		<-srv.Ready()
+		if a := srv.Addr("admin"); a != nil {
+			fmt.Println("listening", srv.Addr("http"), a)
+			return
+		}
 		fmt.Println("listening", srv.Addr("http"))
 	}()
 	srv.Run(context.Background())
 }
 
+// childNode is a node running in a child process.
+type childNode struct {
+	URL   string // http://addr
+	Admin string // http://admin-addr, "" without an admin listener
+	Cmd   *exec.Cmd
+}
+
 // startChild runs a node as a separate process (the test binary, told by
 // env which node to be) and returns its URL and the process.
 func startChild(t *testing.T, env ...string) (string, *exec.Cmd) {
+	t.Helper()
+	c := startChildNode(t, env...)
+	return c.URL, c.Cmd
+}
+
+// startChildNode is startChild with the child's admin address.
+func startChildNode(t *testing.T, env ...string) childNode {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), env...)
@@ -77,17 +99,21 @@ func startChild(t *testing.T, env ...string) (string, *exec.Cmd) {
 		close(lines)
 	}()
 	select {
-	case l := <-lines:
-		addr, ok := strings.CutPrefix(l, "listening ")
-		if !ok {
-			t.Fatalf("child shield: %s", l)
+	case l, ok := <-lines:
+		f := strings.Fields(l)
+		if !ok || len(f) < 2 || f[0] != "listening" {
+			t.Fatalf("child node did not start: %q", l)
 		}
 		go io.Copy(io.Discard, out)
-		return "http://" + addr, cmd
+		c := childNode{URL: "http://" + f[1], Cmd: cmd}
+		if len(f) > 2 {
+			c.Admin = "http://" + f[2]
+		}
+		return c
 	case <-time.After(20 * time.Second):
-		t.Fatal("child node did not start")
+		t.Fatal("child node did not start within 20s")
 	}
-	return "", nil
+	return childNode{}
 }
 
 // runLoad sends cold and warm requests through the edges until stop is
