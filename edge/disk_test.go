@@ -32,14 +32,25 @@ func TestDiskTierLargeObjects(t *testing.T) {
 	p := uniq(t)
 	u := e.URL + p + "?size=3000000&delay=100&cc=max-age%3D600"
 	var wg sync.WaitGroup
+	errs := make(chan error, 10)
 	for range 10 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			checkDigest(t, get(t, u))
+			r, err := doErr(http.MethodGet, u)
+			if err == nil {
+				err = digestError(r)
+			}
+			if err != nil {
+				errs <- err
+			}
 		}()
 	}
 	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
 	r := get(t, u)
 	checkDigest(t, r)
 	mustContain(t, "disk hit", r.cacheStatus(), "hit")

@@ -139,24 +139,19 @@ func runLoad(t *testing.T, edges []*testEdge, stop <-chan struct{}, ok, failed *
 				if err == nil && r.status != 200 {
 					err = fmt.Errorf("status %d: %s", r.status, r.body)
 				}
+				if err == nil {
+					err = digestError(r)
+				}
 				if err != nil {
 					failed.Add(1)
 					firstErr.CompareAndSwap(nil, err)
 					continue
 				}
-				checkDigest(t, r)
 				ok.Add(1)
 			}
 		}()
 	}
 	return &wg
-}
-
-func waitCount(c *atomic.Int64, n int64, d time.Duration) {
-	deadline := time.Now().Add(d)
-	for c.Load() < n && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // A shield process killed with SIGKILL under load: no client request fails.
@@ -178,11 +173,20 @@ func TestShieldProcessSIGKILL(t *testing.T) {
 	var firstErr atomic.Value
 	stop := make(chan struct{})
 	wg := runLoad(t, edges, stop, &ok, &failed, &firstErr)
-	waitCount(&ok, 60, 20*time.Second)
-	if err := c1.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
+	halt := func(format string, args ...any) {
+		close(stop)
+		wg.Wait()
+		t.Fatalf(format, args...)
 	}
-	waitCount(&ok, ok.Load()+200, 30*time.Second)
+	if err := waitCount(&ok, 60, 20*time.Second); err != nil {
+		halt("requests before the kill: %v (failed %d, first: %v)", err, failed.Load(), firstErr.Load())
+	}
+	if err := c1.Process.Signal(syscall.SIGKILL); err != nil {
+		halt("kill shield-1: %v", err)
+	}
+	if err := waitCount(&ok, ok.Load()+200, 30*time.Second); err != nil {
+		halt("requests after the kill: %v (failed %d, first: %v)", err, failed.Load(), firstErr.Load())
+	}
 	close(stop)
 	wg.Wait()
 	if n := failed.Load(); n > 0 {
@@ -240,12 +244,21 @@ func TestShieldLinkCutWithNftables(t *testing.T) {
 	var firstErr atomic.Value
 	stop := make(chan struct{})
 	wg := runLoad(t, edges, stop, &ok, &failed, &firstErr)
-	waitCount(&ok, 60, 20*time.Second)
+	halt := func(format string, args ...any) {
+		close(stop)
+		wg.Wait()
+		t.Fatalf(format, args...)
+	}
+	if err := waitCount(&ok, 60, 20*time.Second); err != nil {
+		halt("requests before the cut: %v (failed %d, first: %v)", err, failed.Load(), firstErr.Load())
+	}
 	// Cut: drop every packet to shield-1 on loopback (only our table).
 	if err := nft("add", "rule", "inet", table, "out", "ip", "daddr", "127.0.0.1", "tcp", "dport", shieldPorts[0], "drop"); err != nil {
-		t.Fatal(err)
+		halt("%v", err)
 	}
-	waitCount(&ok, ok.Load()+150, 40*time.Second)
+	if err := waitCount(&ok, ok.Load()+150, 40*time.Second); err != nil {
+		halt("requests after the cut: %v (failed %d, first: %v)", err, failed.Load(), firstErr.Load())
+	}
 	close(stop)
 	wg.Wait()
 	if n := failed.Load(); n > 0 {
