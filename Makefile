@@ -5,8 +5,12 @@ PKGS      := ./...
 # go test flags; CI uses the defaults. TESTFLAGS=-short skips slow end-to-end tests.
 TESTFLAGS ?=
 STATICCHECK_VERSION := v0.8.2
+# Recipes run in bash with pipefail, so `go test -json | testsummary`
+# fails when either side does.
+SHELL       := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
-.PHONY: all build run test test-short bench bench-peers fuzz lint deps-test clean
+.PHONY: all build run test test-stress test-short bench bench-peers fuzz lint deps-test clean
 
 all: build
 
@@ -19,28 +23,42 @@ run: build
 	./$(BIN) sim
 
 ## test: every test, with the race detector, after installing what tests use.
+## Failed tests and build errors are printed; the last lines list each skipped
+## test with its reason and then "tests: N passed, N failed, N skipped".
 test: deps-test
 	$(GO) vet $(PKGS)
-	$(GO) test -race -count=1 -timeout 20m $(TESTFLAGS) $(PKGS)
+	$(GO) build -o bin/testsummary ./scripts/testsummary
+	$(GO) test -json -race -count=1 -timeout 20m $(TESTFLAGS) $(PKGS) 2>&1 | bin/testsummary
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
 
-## deps-test: Debian packages that tests drive (fault injection, DNS client).
-## Skipped quietly when not root or without apt-get; the tests that need a
-## package skip with a message naming it.
-deps-test:
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		missing=""; \
-		for p in nftables:nft curl:curl dnsutils:dig; do \
-			command -v $${p#*:} >/dev/null || missing="$$missing $${p%%:*}"; \
-		done; \
-		if [ -n "$$missing" ]; then \
-			echo "installing:$$missing"; \
-			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
-				|| echo "warning: could not install$$missing; tests that need them will skip"; \
+## test-stress: the end-to-end packages STRESS_N times (default 5) under -race
+## while a CPU hog keeps every core busy (stress-ng, or scripts/cpuhog).
+## Every failed run is reported; the last line counts the runs that passed.
+STRESS_N    ?= 5
+STRESS_PKGS ?= ./edge/ ./sim/ ./purge/ ./cache/disk/ ./geodns/
+test-stress: deps-test
+	@mkdir -p bin
+	$(GO) build -o bin/testsummary ./scripts/testsummary
+	$(GO) build -o bin/cpuhog ./scripts/cpuhog
+	@if command -v stress-ng >/dev/null; then \
+		stress-ng --cpu 0 --timeout 3h --quiet & hog=$$!; echo "load: stress-ng --cpu 0 (pid $$hog)"; \
+	else \
+		bin/cpuhog -for 3h & hog=$$!; echo "load: bin/cpuhog (pid $$hog)"; \
+	fi; \
+	trap 'kill $$hog 2>/dev/null; wait $$hog 2>/dev/null' EXIT; \
+	start=$$(date +%s); ok=0; failed=""; \
+	for i in $$(seq 1 $(STRESS_N)); do \
+		echo "== stress run $$i of $(STRESS_N)"; \
+		if $(GO) test -json -race -count=1 -timeout 30m $(STRESS_PKGS) 2>&1 | bin/testsummary; then \
+			ok=$$((ok+1)); \
+		else \
+			failed="$$failed $$i"; \
 		fi; \
-	fi
+	done; \
+	echo "stress: $$ok of $(STRESS_N) runs passed$${failed:+ (failed:$$failed)} in $$(( $$(date +%s) - start ))s"; \
+	[ $$ok = $(STRESS_N) ]
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
@@ -62,6 +80,7 @@ fuzz:
 
 lint:
 	@test -z "$$(gofmt -l .)" || (echo "gofmt needed:"; gofmt -l .; exit 1)
+	@$(GO) mod tidy -diff || (echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1)
 	$(GO) vet $(PKGS)
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
 

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,14 +32,25 @@ func TestDiskTierLargeObjects(t *testing.T) {
 	p := uniq(t)
 	u := e.URL + p + "?size=3000000&delay=100&cc=max-age%3D600"
 	var wg sync.WaitGroup
+	errs := make(chan error, 10)
 	for range 10 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			checkDigest(t, get(t, u))
+			r, err := doErr(http.MethodGet, u)
+			if err == nil {
+				err = digestError(r)
+			}
+			if err != nil {
+				errs <- err
+			}
 		}()
 	}
 	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
 	r := get(t, u)
 	checkDigest(t, r)
 	mustContain(t, "disk hit", r.cacheStatus(), "hit")
@@ -55,8 +67,15 @@ func TestDiskTierLargeObjects(t *testing.T) {
 }
 
 // kill -9 in the middle of writes never leads to a truncated or corrupt
-// body being served later; objects cached before the crash are hits after
-// the restart, and startup does not wait for the disk index.
+// body being served later; exactly the objects committed before the crash
+// are hits after the restart, and startup does not wait for the disk index.
+//
+// A client that has read a whole body does not prove its object is on
+// disk: the edge sends the last byte before it commits the file (and a
+// memory object is written through after its response), so the test asks
+// the child's cdn_disk_stores_total which objects committed. The objects
+// cut off by the kill are known to be mid-body: the origin stalls each one
+// halfway, and the kill comes only once every client holds those bytes.
 func TestDiskTierSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("child processes")
@@ -66,10 +85,11 @@ func TestDiskTierSurvivesSIGKILL(t *testing.T) {
 	}
 	o := startOrigin(t)
 	dir := filepath.Join(t.TempDir(), "disk")
-	child := []string{"EDGE_TEST_CHILD=disk", "EDGE_TEST_DISK_DIR=" + dir, "EDGE_TEST_ORIGIN=" + o.URL}
-	u, cmd := startChild(t, child...)
+	env := []string{"EDGE_TEST_CHILD=disk", "EDGE_TEST_DISK_DIR=" + dir, "EDGE_TEST_ORIGIN=" + o.URL}
+	c := startChildNode(t, env...)
 	base := uniq(t)
 	client := &http.Client{Timeout: 20 * time.Second}
+	defer client.CloseIdleConnections()
 	fetch := func(u string) (result, error) {
 		resp, err := client.Get(u)
 		if err != nil {
@@ -79,51 +99,149 @@ func TestDiskTierSurvivesSIGKILL(t *testing.T) {
 		b, err := io.ReadAll(resp.Body)
 		return result{resp.StatusCode, resp.Header, b}, err
 	}
-	sizes := []int{1000, 50000, 300000, 2000000}
-	path := func(i int) string {
-		return fmt.Sprintf("%s-%d?size=%d&cc=max-age%%3D3600", base, i, sizes[i%len(sizes)])
-	}
-	// Complete some objects, then kill the process while others stream.
+	// Memory objects (written through) and disk fills of known length.
+	sizes := []int{12000, 50000, 300000, 2000000}
+	path := func(i int) string { return fmt.Sprintf("%s-%d", base, i) }
+	query := func(i int) string { return fmt.Sprintf("?size=%d&cc=max-age%%3D3600", sizes[i%len(sizes)]) }
+
+	// Objects 0-19 complete, each committed before the next starts.
 	for i := range 20 {
-		r, err := fetch(u + path(i))
+		r, err := fetch(c.URL + path(i) + query(i))
 		if err != nil {
 			t.Fatal(err)
 		}
 		checkDigest(t, r)
+		waitStores(t, c.Admin, i+1)
 	}
+	// Objects 20-39 are cut off by the kill in the middle of their bodies.
+	type cut struct {
+		i   int
+		err error
+	}
+	inFlight := make(chan cut, 20)
 	var wg sync.WaitGroup
 	for i := 20; i < 40; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fetch(u + path(i) + "&delay=50") // cut off by the kill
+			// The origin stalls at 90%; the client waits for all but the
+			// last 8 KiB of that, which the edge's and the kernel's
+			// buffers may still hold.
+			stall := sizes[i%len(sizes)] * 9 / 10
+			half := stall - 8<<10
+			resp, err := client.Get(c.URL + path(i) + query(i) + fmt.Sprintf("&stall=%d", stall))
+			if err != nil {
+				inFlight <- cut{i, err}
+				return
+			}
+			defer resp.Body.Close()
+			if _, err := io.ReadFull(resp.Body, make([]byte, half)); err != nil {
+				inFlight <- cut{i, fmt.Errorf("first %d bytes: %w", half, err)}
+				return
+			}
+			inFlight <- cut{i, nil}
+			io.Copy(io.Discard, resp.Body) // ends with the kill
 		}()
 	}
-	time.Sleep(150 * time.Millisecond) // let writes be in progress (not waiting on a server)
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+	for range 20 {
+		select {
+		case x := <-inFlight:
+			if x.err != nil {
+				t.Fatalf("object %d before the kill: %v", x.i, x.err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the objects to cut off were not all mid-body within 30s")
+		}
+	}
+	committed := diskStores(t, c.Admin)
+	if committed != 20 {
+		t.Fatalf("%d objects committed before the kill, want the 20 complete ones", committed)
+	}
+	c.Cmd.Process.Signal(syscall.SIGKILL)
+	c.Cmd.Wait()
 	wg.Wait()
 
 	start := time.Now()
-	u2, _ := startChild(t, child...)
+	c2 := startChildNode(t, env...)
 	t.Logf("restarted and listening after %v", time.Since(start))
-	hits := 0
-	before := o.count("")
+	var lost []int
 	for i := range 40 {
-		p := path(i)
-		if i >= 20 {
-			p += "&delay=50"
-		}
-		r, err := fetch(u2 + p)
+		before := o.count(path(i))
+		r, err := fetch(c2.URL + path(i) + query(i))
 		if err != nil {
-			t.Fatalf("after restart: %v", err)
+			t.Fatalf("object %d after restart: %v", i, err)
 		}
 		checkDigest(t, r) // never a truncated or corrupt body
-		if i < 20 && strings.Contains(r.cacheStatus(), "hit") {
-			hits++
+		hit := strings.Contains(r.cacheStatus(), "hit")
+		asked := o.count(path(i)) - before
+		switch {
+		case i < 20 && (!hit || asked != 0):
+			lost = append(lost, i)
+		case i >= 20 && (hit || asked != 1):
+			t.Errorf("object %d, cut off by the kill: Cache-Status %q, origin asked %d times; want a miss fetched once", i, r.cacheStatus(), asked)
 		}
 	}
-	if hits < 20 {
-		t.Fatalf("%d of 20 objects cached before the crash were hits after it (origin asked %d times)", hits, o.count("")-before)
+	if len(lost) > 0 {
+		t.Fatalf("objects %v were committed before the crash but were not hits after it", lost)
 	}
+}
+
+// diskStores reads cdn_disk_stores_total from a node's admin /metrics.
+func diskStores(t *testing.T, admin string) int {
+	t.Helper()
+	n, err := metricValue(admin, "cdn_disk_stores_total")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(n)
+}
+
+// waitStores waits until the node's disk tier has committed n objects.
+func waitStores(t *testing.T, admin string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := diskStores(t, admin)
+		if got == n {
+			return
+		}
+		if got > n {
+			t.Fatalf("disk tier committed %d objects, want %d", got, n)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("disk tier committed %d objects within 20s, want %d", got, n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// metricValue returns the sum of a metric's samples on a /metrics page.
+func metricValue(admin, name string) (float64, error) {
+	resp, err := http.Get(admin + "/metrics")
+	if err != nil {
+		return 0, fmt.Errorf("read %s/metrics: %w", admin, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, fmt.Errorf("read %s/metrics: %w", admin, err)
+	}
+	var sum float64
+	found := false
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) < 2 || (f[0] != name && !strings.HasPrefix(f[0], name+"{")) {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s/metrics: %q: %w", admin, line, err)
+		}
+		sum += v
+		found = true
+	}
+	if !found {
+		return 0, fmt.Errorf("%s/metrics has no %s", admin, name)
+	}
+	return sum, nil
 }

@@ -126,9 +126,18 @@ func (r result) cacheStatus() string { return r.header.Get("Cache-Status") }
 
 func do(t *testing.T, method, url string, hdr ...string) result {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
+	r, err := doErr(method, url, hdr...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return r
+}
+
+// doErr is do for goroutines other than the test's: it returns the error.
+func doErr(method, url string, hdr ...string) (result, error) {
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		return result{}, err
 	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		if strings.EqualFold(hdr[i], "Host") {
@@ -139,14 +148,14 @@ func do(t *testing.T, method, url string, hdr ...string) result {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
+		return result{}, fmt.Errorf("%s %s: %w", method, url, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("%s %s: body: %v", method, url, err)
+		return result{}, fmt.Errorf("%s %s: body: %w", method, url, err)
 	}
-	return result{resp.StatusCode, resp.Header, b}
+	return result{resp.StatusCode, resp.Header, b}, nil
 }
 
 func get(t *testing.T, url string, hdr ...string) result { return do(t, http.MethodGet, url, hdr...) }
@@ -154,12 +163,33 @@ func get(t *testing.T, url string, hdr ...string) result { return do(t, http.Met
 // checkDigest verifies the body against the origin's Repr-Digest.
 func checkDigest(t *testing.T, r result) {
 	t.Helper()
+	if err := digestError(r); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// digestError is checkDigest for goroutines other than the test's.
+func digestError(r result) error {
 	d := r.header.Get("Repr-Digest")
 	sum := sha256.Sum256(r.body)
 	want := "sha-256=:" + base64.StdEncoding.EncodeToString(sum[:]) + ":"
 	if d != want {
-		t.Fatalf("Repr-Digest %q does not match body (%d bytes, %s)", d, len(r.body), want)
+		return fmt.Errorf("Repr-Digest %q does not match body (%d bytes, %s)", d, len(r.body), want)
 	}
+	return nil
+}
+
+// waitCount waits until c reaches n, and says how far it got if it does
+// not within d.
+func waitCount(c *atomic.Int64, n int64, d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for c.Load() < n {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d within %s", c.Load(), n, d)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
 }
 
 func mustContain(t *testing.T, what, got string, wants ...string) {

@@ -191,7 +191,7 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request) result {
 	if s.files.cc != "" {
 		f.set("Cache-Control", s.files.cc)
 	}
-	res := s.serve(w, r, f, &rep, sendOptions{abort: -1})
+	res := s.serve(w, r, f, &rep, sendOptions{abort: -1, stall: -1})
 	if res.aborted {
 		panic(http.ErrAbortHandler)
 	}

@@ -146,7 +146,7 @@ func (s *Server) serveGen(w http.ResponseWriter, r *http.Request) {
 		wantDigest:   p.digest,
 		boundary:     "gen" + etag[1:25],
 	}
-	res := s.serve(w, r, f, &rep, sendOptions{chunked: p.chunked, abort: p.abort})
+	res := s.serve(w, r, f, &rep, sendOptions{chunked: p.chunked, abort: p.abort, stall: p.stall})
 	s.finish(res)
 	if res.aborted {
 		// net/http closes an HTTP/1 connection and resets an HTTP/2 stream

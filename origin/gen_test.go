@@ -3,6 +3,7 @@ package origin
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -259,5 +260,46 @@ func TestGenAbortRaw(t *testing.T) {
 	n, err := io.Copy(io.Discard, res.Body)
 	if n != 10 || !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("read %d bytes, err %v; want 10 and unexpected EOF", n, err)
+	}
+}
+
+// TestGenStall checks that stall=N sends N body bytes, holds the response
+// open until the client goes away, and never lets the cut body look whole.
+func TestGenStall(t *testing.T) {
+	_, ts := startServer(t, Config{})
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL+"/gen/st?size=100000&stall=3000", nil)
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.ContentLength != 100000 {
+		t.Fatalf("Content-Length %d, want 100000", res.ContentLength)
+	}
+	got := make([]byte, 3000)
+	if _, err := io.ReadFull(res.Body, got); err != nil {
+		t.Fatalf("first 3000 bytes: %v", err)
+	}
+	// Nothing more arrives while the client stays.
+	more := make(chan error, 1)
+	go func() {
+		_, err := res.Body.Read(make([]byte, 1))
+		more <- err
+	}()
+	select {
+	case err := <-more:
+		t.Fatalf("read past the stall point returned (%v)", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	cancel()
+	if err := <-more; err == nil {
+		t.Fatal("read after the client went away returned no error")
+	}
+	if _, err := parseGenParams("stall=-1", DefaultMaxGenSize); err == nil {
+		t.Fatal("stall=-1 accepted")
 	}
 }

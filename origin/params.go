@@ -41,6 +41,7 @@ type genParams struct {
 	setCookie   string
 	hasCookie   bool
 	abort       int64 // -1: never abort
+	stall       int64 // -1: never stall
 	chunked     bool
 	contentType string
 	digest      bool
@@ -53,6 +54,7 @@ func parseGenParams(rawQuery string, maxSize int64) (genParams, error) {
 		size:        DefaultGenSize,
 		status:      http.StatusOK,
 		abort:       -1,
+		stall:       -1,
 		contentType: DefaultContentType,
 		digest:      true,
 	}
@@ -167,6 +169,14 @@ func (p *genParams) set(k, v string, maxSize int64) error {
 			return err
 		}
 		if p.abort < 0 {
+			return errNegative
+		}
+	case "stall":
+		p.stall, err = strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return err
+		}
+		if p.stall < 0 {
 			return errNegative
 		}
 	case "chunked":

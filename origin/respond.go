@@ -39,6 +39,7 @@ type representation struct {
 type sendOptions struct {
 	chunked bool  // omit Content-Length
 	abort   int64 // abort the connection after this many body bytes; -1: never
+	stall   int64 // after this many body bytes, flush and wait until the client goes; -1: never
 }
 
 // fieldWriter sets header fields whose values share one backing array, so a
@@ -88,6 +89,42 @@ func (a *abortWriter) Write(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// stallWriter passes at most left bytes through, flushes them, and then
+// blocks until the request ends (at most maxDelay), so a client holds a
+// response whose body is known to be in the middle of its transfer.
+type stallWriter struct {
+	w     io.Writer
+	flush http.ResponseWriter
+	ctx   context.Context
+	left  int64
+}
+
+func (s *stallWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) <= s.left {
+		n, err := s.w.Write(p)
+		s.left -= int64(n)
+		return n, err
+	}
+	n, err := s.w.Write(p[:s.left])
+	s.left -= int64(n)
+	if err != nil {
+		return n, err
+	}
+	if f, ok := s.flush.(http.Flusher); ok {
+		f.Flush()
+	}
+	t := time.NewTimer(maxDelay)
+	defer t.Stop()
+	select {
+	case <-s.ctx.Done():
+	case <-t.C:
+	}
+	return n, errStallPoint
+}
+
+// errStallPoint is returned by stallWriter once the stall ends.
+var errStallPoint = errors.New("stall point reached")
 
 // cachingFields are removed from 412 and 416 responses: they describe how
 // to cache the representation, which those responses do not carry.
@@ -172,6 +209,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, f *fieldWriter, r
 		dst = &abortWriter{w: w, left: opts.abort}
 		res.aborted = true
 	}
+	if opts.stall >= 0 {
+		dst = &stallWriter{w: dst, flush: w, ctx: r.Context(), left: opts.stall}
+	}
 	bp := s.getBuf()
 	defer s.putBuf(bp)
 	buf := *bp
@@ -202,10 +242,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, f *fieldWriter, r
 	default:
 		res.bytes, err = rep.body.writeRange(dst, 0, rep.size, buf)
 	}
-	if err != nil && !errors.Is(err, errAbortPoint) {
+	if err != nil && !errors.Is(err, errAbortPoint) && !errors.Is(err, errStallPoint) {
 		s.log.Debug("write body", "path", r.URL.Path, "written", res.bytes, "err", err)
 		// The status line is gone; a truncated body must not look whole.
 		res.aborted = true
+	}
+	if errors.Is(err, errStallPoint) {
+		res.aborted = true // the body is cut short: it must not look whole
 	}
 	if res.aborted {
 		if f, ok := w.(http.Flusher); ok {

@@ -166,7 +166,10 @@ func NewAPI(cfg APIConfig) (*API, error) {
 		name += " " + cfg.Name
 	}
 	a.nc, err = connect(cfg.URLs, name, a.log,
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
+			if err == nil && nc.IsClosed() {
+				return // our own Close at shutdown, not an outage
+			}
 			a.log.Warn("purge bus disconnected; purge requests answer 503 until it is back", "err", err)
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {

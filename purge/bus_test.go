@@ -2,8 +2,11 @@ package purge
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -125,5 +128,73 @@ func publishTestEvent(t *testing.T, url string, ev Event) {
 	defer cancel()
 	if _, err := js.Publish(ctx, SubjectEvents, data); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Two processes of the separate-processes recipe both start the embedded
+// NATS: the second fails at once with EADDRINUSE (instead of waiting for
+// a readiness that never comes), so it can join the first as a client.
+func TestStartEmbeddedAddressInUse(t *testing.T) {
+	first, err := StartEmbedded(EmbeddedConfig{Listen: "127.0.0.1:-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Shutdown()
+	u, err := url.Parse(first.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	second, err := StartEmbeddedContext(ctx, EmbeddedConfig{Listen: u.Host})
+	if err == nil {
+		second.Shutdown()
+		t.Fatalf("a second embedded NATS on %s started", u.Host)
+	}
+	if !errors.Is(err, syscall.EADDRINUSE) || !strings.Contains(err.Error(), u.Host) {
+		t.Fatalf("second embedded NATS on %s: %v, want EADDRINUSE naming the address", u.Host, err)
+	}
+}
+
+// A start that the caller gives up on says which step was not finished.
+func TestStartEmbeddedContextCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cause := errors.New("caller gave up")
+	cancel(cause)
+	srv, err := StartEmbeddedContext(ctx, EmbeddedConfig{Listen: "127.0.0.1:0"})
+	if err == nil {
+		srv.Shutdown()
+		t.Fatal("started under a cancelled context")
+	}
+	if !errors.Is(err, cause) || !strings.Contains(err.Error(), "not finished") {
+		t.Fatalf("cancelled start: %v, want the step not finished and the cause", err)
+	}
+}
+
+// A node or API closing its own connection at shutdown is not an outage:
+// no "purge bus disconnected" warning (a Ctrl-C of the simulation printed
+// one per node).
+func TestShutdownLogsNoDisconnect(t *testing.T) {
+	h := newHarness(t, harnessOptions{})
+	tn := h.startNode("edge-a")
+	h.stop(tn)
+	h.api.Close()
+	// The handlers run on each client's callback goroutine, after Close
+	// returns: a second connection's close callback gives them time to
+	// run (without the fix, this test fails every time).
+	nc, err := nats.Connect(h.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	nc.Close()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("client close callback did not run within 10s")
+	}
+	if logs := h.logs.String(); strings.Contains(logs, "disconnected") {
+		t.Fatalf("shutdown logged a disconnect:\n%s", logs)
 	}
 }

@@ -2,11 +2,14 @@ package purge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -36,8 +39,9 @@ type EmbeddedConfig struct {
 	Name string
 	// Logger receives the server's log lines. If nil, they are discarded.
 	Logger *slog.Logger
-	// ReadyTimeout bounds the wait for the server to accept clients.
-	// Zero means 10s.
+	// ReadyTimeout bounds the whole start (listener, JetStream, purge
+	// stream) when StartEmbedded is used; StartEmbeddedContext follows its
+	// context instead. Zero means 30s.
 	ReadyTimeout time.Duration
 }
 
@@ -48,8 +52,24 @@ type EmbeddedServer struct {
 }
 
 // StartEmbedded starts a NATS server with JetStream enabled and creates
-// the purge stream on it.
+// the purge stream on it, within cfg.ReadyTimeout.
 func StartEmbedded(cfg EmbeddedConfig) (*EmbeddedServer, error) {
+	if cfg.ReadyTimeout <= 0 {
+		cfg.ReadyTimeout = 30 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ReadyTimeout)
+	defer cancel()
+	return StartEmbeddedContext(ctx, cfg)
+}
+
+// StartEmbeddedContext starts a NATS server with JetStream enabled and
+// creates the purge stream on it. It waits as long as ctx allows, for the
+// server's own readiness: its client listener (ReadyForConnections), then
+// JetStream, then the stream. A slow start fails with the step that did
+// not finish. When the address is taken (another process runs the
+// embedded NATS already), it fails at once with an error wrapping
+// syscall.EADDRINUSE, so the caller can join that server as a client.
+func StartEmbeddedContext(ctx context.Context, cfg EmbeddedConfig) (*EmbeddedServer, error) {
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
 	}
@@ -58,9 +78,6 @@ func StartEmbedded(cfg EmbeddedConfig) (*EmbeddedServer, error) {
 	}
 	if cfg.Name == "" {
 		cfg.Name = "cdn-purge"
-	}
-	if cfg.ReadyTimeout <= 0 {
-		cfg.ReadyTimeout = 10 * time.Second
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -76,6 +93,15 @@ func StartEmbedded(cfg EmbeddedConfig) (*EmbeddedServer, error) {
 	}
 	if port == 0 {
 		port = server.RANDOM_PORT
+	}
+	if port > 0 {
+		// Fail at once, with the system's error, when the port is taken:
+		// the server itself would only log it and never become ready.
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, portStr))
+		if err != nil {
+			return nil, fmt.Errorf("embedded NATS on %s: %w", cfg.Listen, err)
+		}
+		ln.Close()
 	}
 	e := &EmbeddedServer{}
 	storeDir := cfg.StoreDir
@@ -105,22 +131,58 @@ func StartEmbedded(cfg EmbeddedConfig) (*EmbeddedServer, error) {
 		e.removeTemp()
 		return nil, fmt.Errorf("embedded NATS on %s: %w", cfg.Listen, err)
 	}
-	srv.SetLogger(natsLogger{log}, false, false)
+	fatal := make(chan string, 1)
+	srv.SetLogger(natsLogger{log: log, fatal: fatal}, false, false)
 	e.srv = srv
+	began := time.Now()
 	go srv.Start()
-	if !srv.ReadyForConnections(cfg.ReadyTimeout) {
+	fail := func(step string, err error) (*EmbeddedServer, error) {
 		e.Shutdown()
-		return nil, fmt.Errorf("embedded NATS on %s: not ready within %s", cfg.Listen, cfg.ReadyTimeout)
+		return nil, fmt.Errorf("embedded NATS on %s: %s after %s: %w", cfg.Listen, step, time.Since(began).Round(time.Millisecond), err)
 	}
-	if err := e.createStream(cfg.Stream, cfg.StoreDir != "", cfg.ReadyTimeout); err != nil {
-		e.Shutdown()
-		return nil, err
+	// The server's own readiness, asked in short slices so that a fatal
+	// error (a port taken since the check above) or the caller's context
+	// ends the wait.
+	ready := func(step string, ok func() bool) error {
+		for {
+			select {
+			case msg := <-fatal:
+				if strings.Contains(msg, "address already in use") {
+					return fmt.Errorf("%s: %w", msg, syscall.EADDRINUSE)
+				}
+				return errors.New(msg)
+			case <-ctx.Done():
+				return fmt.Errorf("%s not finished: %w", step, context.Cause(ctx))
+			default:
+			}
+			if ok() {
+				return nil
+			}
+		}
+	}
+	if err := ready("client listener", func() bool { return srv.ReadyForConnections(50 * time.Millisecond) }); err != nil {
+		return fail("client listener", err)
+	}
+	if err := ready("JetStream", func() bool {
+		if srv.JetStreamEnabled() {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond) // JetStream has no readiness channel to wait on
+		return false
+	}); err != nil {
+		return fail("JetStream", err)
+	}
+	if err := e.createStream(ctx, cfg.Stream, cfg.StoreDir != ""); err != nil {
+		if ctx.Err() != nil {
+			err = fmt.Errorf("not finished: %w (%w)", context.Cause(ctx), err)
+		}
+		return fail("purge stream "+cfg.Stream, err)
 	}
 	log.Info("embedded NATS started", "url", srv.ClientURL(), "store_dir", cfg.StoreDir, "stream", cfg.Stream)
 	return e, nil
 }
 
-func (e *EmbeddedServer) createStream(name string, file bool, timeout time.Duration) error {
+func (e *EmbeddedServer) createStream(ctx context.Context, name string, file bool) error {
 	nc, err := nats.Connect("", nats.InProcessServer(e.srv))
 	if err != nil {
 		return fmt.Errorf("connect to embedded NATS: %w", err)
@@ -130,10 +192,8 @@ func (e *EmbeddedServer) createStream(name string, file bool, timeout time.Durat
 	if err != nil {
 		return fmt.Errorf("JetStream on embedded NATS: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
 	if _, err := ensureStream(ctx, js, name, file); err != nil {
-		return fmt.Errorf("embedded NATS: %w", err)
+		return err
 	}
 	return nil
 }
@@ -161,14 +221,24 @@ func (e *EmbeddedServer) removeTemp() {
 }
 
 // natsLogger sends the NATS server's log lines to slog.
-type natsLogger struct{ log *slog.Logger }
+// The first fatal line goes to fatal (if not nil), so that a start
+// waiting for readiness fails at once instead of waiting for its deadline.
+type natsLogger struct {
+	log   *slog.Logger
+	fatal chan<- string
+}
 
 func (l natsLogger) Noticef(format string, v ...any) {
 	l.log.Info("nats: " + fmt.Sprintf(format, v...))
 }
 func (l natsLogger) Warnf(format string, v ...any) { l.log.Warn("nats: " + fmt.Sprintf(format, v...)) }
 func (l natsLogger) Fatalf(format string, v ...any) {
-	l.log.Error("nats: " + fmt.Sprintf(format, v...))
+	msg := fmt.Sprintf(format, v...)
+	l.log.Error("nats: " + msg)
+	select {
+	case l.fatal <- msg:
+	default:
+	}
 }
 func (l natsLogger) Errorf(format string, v ...any) {
 	l.log.Error("nats: " + fmt.Sprintf(format, v...))

@@ -225,9 +225,12 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}
 	nc, err := connect(n.cfg.URLs, "cdn purge node "+n.cfg.Name, n.log,
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+		nats.DisconnectErrHandler(func(nc *nats.Conn, err error) {
 			n.epoch.Add(1)
 			n.setSynced(false)
+			if err == nil && nc.IsClosed() {
+				return // our own Close at shutdown, not an outage
+			}
 			n.log.Warn("purge bus disconnected; cached content needs revalidation until caught up", "err", err)
 		}),
 		// The first connection after a failed initial attempt.
