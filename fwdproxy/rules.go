@@ -46,6 +46,12 @@ type Rule struct {
 	Reason string
 }
 
+// CheckRules reports every problem in rules, as Reload and New would.
+func CheckRules(rules []Rule) error {
+	_, err := compileRules(rules)
+	return err
+}
+
 // ruleSet is a compiled, immutable rule list.
 type ruleSet struct {
 	rules []compiledRule

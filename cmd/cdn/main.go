@@ -35,6 +35,7 @@ func commands() map[string]command {
 		"loadtest": {"generate realistic client load and report on it", cmdLoadtest},
 		"purge":    {"purge content through a node's admin API", cmdPurge},
 		"config":   {"check a cluster file and print it with defaults applied", cmdConfig},
+		"proxy":    {"run a forward proxy: CONNECT tunnels, cached plain HTTP, access rules", cmdProxy},
 	}
 }
 
