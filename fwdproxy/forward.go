@@ -34,7 +34,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t Target, rule *
 			e := entryOf(o)
 			d := httpcache.Evaluate(r.Header, e, now)
 			if d.Fresh {
-				p.m.cacheResults.WithLabelValues("hit").Inc()
+				p.m.hits.Inc()
 				p.serveStored(w, r, o, e, now, httpcache.Status{Cache: p.cfg.Name, Hit: true, TTL: ttl(d.TTL)}, a)
 				return
 			}
@@ -101,9 +101,9 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t Target, rule *
 	}
 	if cacheable {
 		if store {
-			p.m.cacheResults.WithLabelValues("miss").Inc()
+			p.m.misses.Inc()
 		} else {
-			p.m.cacheResults.WithLabelValues("pass").Inc()
+			p.m.passes.Inc()
 		}
 	}
 
@@ -320,7 +320,7 @@ func (p *Proxy) serveStored(w http.ResponseWriter, r *http.Request, o *cache.Obj
 	h.Set("Age", strconv.FormatInt(int64(e.Age(now)/time.Second), 10))
 	h.Set("Cache-Status", httpcache.AppendCacheStatus(e.Header.Get("Cache-Status"), st))
 	a.cache = "hit"
-	if e.Status == http.StatusOK {
+	if e.Status == http.StatusOK && hasPreconditions(r.Header) {
 		etag, lm := httpcache.Validators(e.Header)
 		lmt, _ := httpcache.ParseHTTPDate(lm)
 		if s := httpcache.CheckPreconditions(r.Method, r.Header, etag, lmt); s != 0 {
@@ -344,6 +344,17 @@ func (p *Proxy) serveStored(w http.ResponseWriter, r *http.Request, o *cache.Obj
 	defer body.Close()
 	n, _ := io.Copy(w, body)
 	a.bytes = n
+}
+
+// hasPreconditions reports whether a request carries a precondition a
+// stored response must be checked against (RFC 9110 §13.1).
+func hasPreconditions(h http.Header) bool {
+	for _, k := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since"} {
+		if _, ok := h[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 func ttl(d time.Duration) *int64 {

@@ -9,6 +9,10 @@ type metrics struct {
 	denied         *prometheus.CounterVec
 	limits         *prometheus.CounterVec
 	cacheResults   *prometheus.CounterVec
+	hits           prometheus.Counter // cacheResults' children, resolved once
+	misses         prometheus.Counter
+	passes         prometheus.Counter
+	get, connect   prometheus.Counter // requests' most common children
 	authFailures   prometheus.Counter
 	upstreamErrors prometheus.Counter
 	tunnelBytes    *prometheus.CounterVec
@@ -53,6 +57,11 @@ func newMetrics(reg prometheus.Registerer, p *Proxy) *metrics {
 			Name: "fwdproxy_rule_reloads_total", Help: "Access rule sets loaded.",
 		}),
 	}
+	m.hits = m.cacheResults.WithLabelValues("hit")
+	m.misses = m.cacheResults.WithLabelValues("miss")
+	m.passes = m.cacheResults.WithLabelValues("pass")
+	m.get = m.requests.WithLabelValues("GET")
+	m.connect = m.requests.WithLabelValues("CONNECT")
 	if reg != nil {
 		reg.MustRegister(m.requests, m.responses, m.denied, m.limits, m.cacheResults, m.authFailures,
 			m.upstreamErrors, m.tunnelBytes, m.tunnelsTotal, m.conns, m.reloads,

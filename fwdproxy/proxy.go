@@ -471,7 +471,14 @@ func (p *Proxy) fail(w http.ResponseWriter, a *access, t Target, err error) {
 }
 
 func (p *Proxy) logAccess(a *access) {
-	p.m.requests.WithLabelValues(a.method).Inc()
+	switch a.method {
+	case http.MethodGet:
+		p.m.get.Inc()
+	case http.MethodConnect:
+		p.m.connect.Inc()
+	default:
+		p.m.requests.WithLabelValues(a.method).Inc()
+	}
 	if p.cfg.AccessLog == nil {
 		return
 	}
