@@ -46,6 +46,9 @@ func TestProxyAuthentication(t *testing.T) {
 	if st, _, body := get(t, h.client(t, "alice", "wonder"), u); st != 200 || body != "ok" {
 		t.Errorf("alice: %d %q", st, body)
 	}
+	if !strings.Contains(h.log.String(), `"user":"alice"`) || !strings.Contains(h.log.String(), `"duration_ms":`) {
+		t.Errorf("access log lacks the user or duration:\n%s", h.log.String())
+	}
 	if up := o.header(); up.Get("Proxy-Authorization") != "" {
 		t.Error("Proxy-Authorization was sent upstream")
 	}

@@ -140,3 +140,28 @@ func TestLoopsAreRefused(t *testing.T) {
 		t.Errorf("request carrying our Via: %d, want 508", st)
 	}
 }
+
+// The default dialer's Control hook refuses a special address even when
+// called directly, past resolve: the last line of defence.
+func TestDefaultDialerRefusesSpecialAddresses(t *testing.T) {
+	o := startOrigin(t, func(w http.ResponseWriter, r *http.Request) {})
+	p, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	addr := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), o.port)
+	if c, err := p.cfg.Dial(t.Context(), addr); err == nil {
+		c.Close()
+		t.Fatal("the default dialer connected to loopback without a rule")
+	} else if !strings.Contains(err.Error(), "loopback address refused") {
+		t.Errorf("err = %v", err)
+	}
+	// With a rule naming the range, it connects.
+	r := &compiledRule{Rule: Rule{Private: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}}
+	c, err := p.dial(t.Context(), []netip.AddrPort{addr}, r)
+	if err != nil {
+		t.Fatalf("dial with an allowing rule: %v", err)
+	}
+	c.Close()
+}
