@@ -50,6 +50,9 @@ type Cluster struct {
 	TLS TLS `yaml:"tls"`
 	// L4 configures the layer-4 balancers of pops[].balancers.
 	L4 L4 `yaml:"l4"`
+	// Proxies are forward proxy nodes (cdn proxy): they act for clients,
+	// not for origins. Empty: none.
+	Proxies Proxies `yaml:"proxies"`
 }
 
 // Site is one hostname served by the CDN.
@@ -375,6 +378,91 @@ type ACME struct {
 type Certificate struct {
 	Cert string `yaml:"cert"`
 	Key  string `yaml:"key"`
+}
+
+// Proxies configures the forward proxy role: CONNECT tunnels, caching of
+// plain HTTP, ordered access rules and authentication.
+type Proxies struct {
+	// Nodes are the proxy nodes; each listens on its address.
+	Nodes []Node `yaml:"nodes"`
+	// Port is where clients connect (HTTP/1.1 and h2c). Default 3128.
+	Port int `yaml:"port"`
+	// Admin is the port of /metrics and /healthz. Default 9091.
+	Admin int `yaml:"admin"`
+	// Rules are the access rules, first match wins; no match is a denial.
+	// Empty: clients on loopback only.
+	Rules []ProxyRule `yaml:"rules"`
+	// Htpasswd is an htpasswd file of bcrypt hashes; when set every request
+	// needs Proxy-Authorization: Basic. Reloaded when it changes.
+	Htpasswd string `yaml:"htpasswd"`
+	// Realm is sent in Proxy-Authenticate. Default "proxy".
+	Realm string `yaml:"realm"`
+	// Groups name sets of users for rules' groups.
+	Groups map[string][]string `yaml:"groups"`
+	// AuthFailures is how many failed logins one client address may make
+	// per auth_window before it gets 429. Default 10; -1 disables.
+	AuthFailures int `yaml:"auth_failures"`
+	// AuthWindow is the period auth_failures counts over. Default 1m.
+	AuthWindow Duration `yaml:"auth_window"`
+	// Memory is the cache budget for plain HTTP responses. Default 256MiB.
+	Memory ByteSize `yaml:"memory"`
+	// MaxObject is the largest response cached. Default 8MiB.
+	MaxObject ByteSize `yaml:"max_object"`
+	// DialTimeout bounds DNS and connecting to a destination. Default 5s.
+	DialTimeout Duration `yaml:"dial_timeout"`
+	// HeaderTimeout bounds the wait for a response header. Default 30s.
+	HeaderTimeout Duration `yaml:"header_timeout"`
+	// MaxConnsPerClient caps connections from one client address.
+	// Default 256; -1 disables.
+	MaxConnsPerClient int `yaml:"max_conns_per_client"`
+	// MaxTunnels caps open CONNECT tunnels per node. Default 10000; -1
+	// disables.
+	MaxTunnels int `yaml:"max_tunnels"`
+	// TunnelIdleTimeout closes a tunnel quiet in both directions. Default 5m.
+	TunnelIdleTimeout Duration `yaml:"tunnel_idle_timeout"`
+	// PAC configures /proxy.pac.
+	PAC ProxyPAC `yaml:"pac"`
+	// AccessLog is a file for the JSON access log; "-" is standard output.
+	// Empty: no access log.
+	AccessLog string `yaml:"access_log"`
+}
+
+// ProxyRule is one access rule of the forward proxy; an empty condition
+// matches everything.
+type ProxyRule struct {
+	// Action is allow or deny.
+	Action string `yaml:"action"`
+	// Clients are client address ranges (CIDR or single addresses).
+	Clients []string `yaml:"clients"`
+	// Users are authenticated user names; "*" is any user.
+	Users []string `yaml:"users"`
+	// Groups are names from proxies.groups.
+	Groups []string `yaml:"groups"`
+	// Hosts are destinations: exact, ".suffix", "~regexp" or an IP address.
+	Hosts []string `yaml:"hosts"`
+	// Ports are ports or ranges ("443", "8000-8999"). An allow rule with
+	// none allows CONNECT to 443 only.
+	Ports []string `yaml:"ports"`
+	// Methods are request methods (GET, CONNECT, ...).
+	Methods []string `yaml:"methods"`
+	// Schemes are http (absolute-form) and https (CONNECT).
+	Schemes []string `yaml:"schemes"`
+	// Private are loopback, private or other special address ranges that
+	// requests this rule allows may reach. Default none.
+	Private []string `yaml:"private"`
+	// ForwardedHeaders sends Via, X-Forwarded-For and Forwarded. Default false.
+	ForwardedHeaders bool `yaml:"forwarded_headers"`
+	// Reason is the text of a deny rule's 403.
+	Reason string `yaml:"reason"`
+}
+
+// ProxyPAC configures the proxy auto-config file.
+type ProxyPAC struct {
+	// Proxy is the host:port the PAC file names. Default: the Host the
+	// browser fetched the PAC file from.
+	Proxy string `yaml:"proxy"`
+	// Direct are hosts reached without the proxy ("intranet", ".corp").
+	Direct []string `yaml:"direct"`
 }
 
 // Load reads, decodes, defaults and validates a cluster file.

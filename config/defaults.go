@@ -191,6 +191,54 @@ func (c *Cluster) ApplyDefaults() {
 		c.TLS.HTTP3 = &t
 	}
 	c.L4.applyDefaults(c.Ports)
+	c.Proxies.applyDefaults()
+}
+
+// Defaults of the proxies section.
+const (
+	DefaultProxyPort      = 3128
+	DefaultProxyAdminPort = 9091
+	DefaultProxyMemory    = ByteSize(256 << 20)
+	DefaultProxyMaxObject = ByteSize(8 << 20)
+)
+
+func (p *Proxies) applyDefaults() {
+	if p.Port == 0 {
+		p.Port = DefaultProxyPort
+	}
+	if p.Admin == 0 {
+		p.Admin = DefaultProxyAdminPort
+	}
+	if p.Realm == "" {
+		p.Realm = "proxy"
+	}
+	if p.AuthFailures == 0 {
+		p.AuthFailures = 10
+	}
+	if p.AuthWindow == 0 {
+		p.AuthWindow = Duration(time.Minute)
+	}
+	if p.Memory == 0 {
+		p.Memory = DefaultProxyMemory
+	}
+	if p.MaxObject == 0 {
+		p.MaxObject = DefaultProxyMaxObject
+	}
+	if p.DialTimeout == 0 {
+		p.DialTimeout = Duration(5 * time.Second)
+	}
+	if p.HeaderTimeout == 0 {
+		p.HeaderTimeout = Duration(30 * time.Second)
+	}
+	if p.MaxConnsPerClient == 0 {
+		p.MaxConnsPerClient = 256
+	}
+	if p.MaxTunnels == 0 {
+		p.MaxTunnels = 10000
+	}
+	if p.TunnelIdleTimeout == 0 {
+		p.TunnelIdleTimeout = Duration(5 * time.Minute)
+	}
 }
 
 func (h *HealthCheck) applyDefaults(path string) {

@@ -3,9 +3,12 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -297,10 +300,141 @@ func (c *Cluster) Validate() error {
 		}
 	}
 	c.L4.validate(&ck)
+	for i, n := range c.Proxies.Nodes {
+		node(fmt.Sprintf("proxies.nodes[%d]", i), n, "proxy")
+	}
+	c.Proxies.validate(&ck)
 	if len(ck.probs) == 0 {
 		return nil
 	}
 	return ck.probs
+}
+
+func (p *Proxies) validate(ck *checker) {
+	for _, pp := range []struct {
+		path string
+		v    int
+	}{{"proxies.port", p.Port}, {"proxies.admin", p.Admin}} {
+		if pp.v < 1 || pp.v > 65535 {
+			ck.add(pp.path, "must be a port number 1-65535, got %d", pp.v)
+		}
+	}
+	if p.Port == p.Admin {
+		ck.add("proxies.admin", "must differ from proxies.port")
+	}
+	if p.Memory < 1<<20 {
+		ck.add("proxies.memory", "must be at least 1MiB, got %s", p.Memory)
+	}
+	if p.MaxObject > p.Memory {
+		ck.add("proxies.max_object", "must not exceed proxies.memory (%s)", p.Memory)
+	}
+	for _, n := range []struct {
+		path string
+		v    int
+	}{{"proxies.auth_failures", p.AuthFailures}, {"proxies.max_conns_per_client", p.MaxConnsPerClient}, {"proxies.max_tunnels", p.MaxTunnels}} {
+		if n.v < -1 {
+			ck.add(n.path, "must be positive, or -1 for no limit")
+		}
+	}
+	for _, d := range []struct {
+		path string
+		v    Duration
+	}{{"proxies.auth_window", p.AuthWindow}, {"proxies.dial_timeout", p.DialTimeout}, {"proxies.header_timeout", p.HeaderTimeout}, {"proxies.tunnel_idle_timeout", p.TunnelIdleTimeout}} {
+		if d.v <= 0 {
+			ck.add(d.path, "must be positive")
+		}
+	}
+	if p.PAC.Proxy != "" {
+		if _, port, err := net.SplitHostPort(p.PAC.Proxy); err != nil || port == "" {
+			ck.add("proxies.pac.proxy", "not host:port: %q", p.PAC.Proxy)
+		}
+	}
+	for _, g := range sortedKeys(p.Groups) {
+		if len(p.Groups[g]) == 0 {
+			ck.add("proxies.groups."+g, "a group needs at least one user")
+		}
+	}
+	for i, r := range p.Rules {
+		rp := fmt.Sprintf("proxies.rules[%d]", i)
+		if r.Action != "allow" && r.Action != "deny" {
+			ck.add(rp+".action", "must be allow or deny, got %q", r.Action)
+		}
+		for _, f := range []struct {
+			name string
+			list []string
+		}{{"clients", r.Clients}, {"private", r.Private}} {
+			for j, s := range f.list {
+				if _, err := ParsePrefix(s); err != nil {
+					ck.add(fmt.Sprintf("%s.%s[%d]", rp, f.name, j), "not a CIDR or IP address: %q", s)
+				}
+			}
+		}
+		for j, h := range r.Hosts {
+			hp := fmt.Sprintf("%s.hosts[%d]", rp, j)
+			switch {
+			case strings.HasPrefix(h, "~"):
+				if _, err := regexp.Compile(h[1:]); err != nil {
+					ck.add(hp, "bad regexp %q: %v", h, err)
+				}
+			case strings.HasPrefix(h, "."):
+				if !validDomain(strings.TrimSuffix(h[1:], ".")) {
+					ck.add(hp, "not a domain suffix: %q", h)
+				}
+			default:
+				if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err != nil && !validDomain(strings.TrimSuffix(h, ".")) {
+					ck.add(hp, "not a host name, .suffix, ~regexp or IP address: %q", h)
+				}
+			}
+		}
+		for j, pr := range r.Ports {
+			lo, hi, ok := strings.Cut(pr, "-")
+			if !ok {
+				hi = lo
+			}
+			a, err1 := strconv.ParseUint(lo, 10, 16)
+			b, err2 := strconv.ParseUint(hi, 10, 16)
+			if err1 != nil || err2 != nil || a == 0 || a > b {
+				ck.add(fmt.Sprintf("%s.ports[%d]", rp, j), "not a port or range such as 8000-8999: %q", pr)
+			}
+		}
+		for j, m := range r.Methods {
+			if m == "" || strings.ToUpper(m) != m {
+				ck.add(fmt.Sprintf("%s.methods[%d]", rp, j), "must be an upper-case method such as GET: %q", m)
+			}
+		}
+		for j, sc := range r.Schemes {
+			if sc != "http" && sc != "https" {
+				ck.add(fmt.Sprintf("%s.schemes[%d]", rp, j), "must be http or https: %q", sc)
+			}
+		}
+		for j, g := range r.Groups {
+			if _, ok := p.Groups[g]; !ok {
+				ck.add(fmt.Sprintf("%s.groups[%d]", rp, j), "no group named %q in proxies.groups", g)
+			}
+		}
+		if (len(r.Users) > 0 || len(r.Groups) > 0) && p.Htpasswd == "" {
+			ck.add(rp, "users and groups need proxies.htpasswd")
+		}
+		if r.Action == "deny" && (len(r.Private) > 0 || r.ForwardedHeaders) {
+			ck.add(rp, "private and forwarded_headers only apply to allow rules")
+		}
+	}
+}
+
+// ParsePrefix parses a CIDR, or a single address as its /32 or /128.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 func (h HealthCheck) validate(ck *checker, path string) {
@@ -361,6 +495,7 @@ const (
 	RoleGeoDNS Role = "geodns"
 	// RoleBalancer is a layer-4 balancer of pops[].balancers.
 	RoleBalancer Role = "balancer"
+	RoleProxy    Role = "proxy"
 )
 
 // NodeInfo is a node found by name, with its role and PoP (edges and
@@ -395,6 +530,11 @@ func (c *Cluster) FindNode(name string) (NodeInfo, error) {
 	for _, g := range c.GeoDNS.Nodes {
 		if g.Name == name {
 			return NodeInfo{Node: g, Role: RoleGeoDNS}, nil
+		}
+	}
+	for _, p := range c.Proxies.Nodes {
+		if p.Name == name {
+			return NodeInfo{Node: p, Role: RoleProxy}, nil
 		}
 	}
 	return NodeInfo{}, fmt.Errorf("no node named %q in the cluster file", name)

@@ -98,6 +98,7 @@ func (s *Sim) WriteSummary(w io.Writer, prog string) error {
 		fmt.Fprintf(&b, "  %s purge --admin %s --token %s --url 'http://%s/gen/hello?size=4096&cc=public,max-age=300'\n", prog, s.ep.Admin.URL, s.token, site)
 		fmt.Fprintf(&b, "Metrics and state of a node:\n  curl -s %s/metrics | grep ^cdn_\n  curl -s %s/status\n", s.ep.Admin.URL, s.ep.Admin.URL)
 	}
+	s.writeProxyGuide(&b)
 	fmt.Fprintf(&b, "\nLoad from every region at once (per-region and per-PoP report):\n")
 	fmt.Fprintf(&b, "  %s loadtest --endpoints %s --duration 30s --html sim-report.html\n", prog, s.EndpointsPath())
 	fmt.Fprintf(&b, "\nEndpoints file: %s\nAdmin token:    %s\nPress Ctrl-C to stop every node.\n", s.EndpointsPath(), s.token)

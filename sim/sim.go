@@ -98,6 +98,8 @@ type Sim struct {
 
 	waitOnce sync.Once
 	waitErr  error
+
+	fwd *simProxy // the forward proxy (proxy.go)
 }
 
 // Start runs every node of the cluster and returns once each listens, or
@@ -173,6 +175,9 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 		if err := s.StartNode(name); err != nil {
 			return fail(err)
 		}
+	}
+	if err := s.startProxy(); err != nil {
+		return fail(err)
 	}
 	go func() {
 		defer close(s.purgeDone)
@@ -756,6 +761,7 @@ func (s *Sim) Wait() error {
 		for _, r := range s.relays {
 			r.Close()
 		}
+		s.waitProxy()
 		<-s.purgeDone
 		if s.nats != nil {
 			s.nats.Shutdown()

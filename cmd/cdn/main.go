@@ -36,6 +36,7 @@ func commands() map[string]command {
 		"purge":    {"purge content through a node's admin API", cmdPurge},
 		"config":   {"check a cluster file and print it with defaults applied", cmdConfig},
 		"l4":       {"run a layer-4 balancer (Maglev, connection tracking, PROXY protocol)", cmdL4},
+		"proxy":    {"run a forward proxy: CONNECT tunnels, cached plain HTTP, access rules", cmdProxy},
 	}
 }
 
