@@ -32,7 +32,7 @@ func FromCluster(cl *config.Cluster, node string) (Config, string, error) {
 		TTL:         g.TTL.D(),
 		GeoIPPath:   g.GeoIP,
 		DefaultPoPs: g.DefaultPoPs,
-		SOA:         SOA{NegativeTTL: g.NegativeTTL.D()},
+		SOA:         SOA{NegativeTTL: g.NegativeTTL.D(), Serial: g.Serial},
 		Health: HealthConfig{
 			Interval: g.Health.Interval.D(),
 			Timeout:  g.Health.Timeout.D(),

@@ -5,8 +5,10 @@
 package geodns
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"math"
 	"net/netip"
@@ -92,7 +94,9 @@ type SOA struct {
 	// RName is the responsible mailbox as a domain name. Default
 	// "hostmaster.<zone>".
 	RName string
-	// Serial is the zone serial. If 0, the Unix time at load.
+	// Serial is the zone serial. If 0, a hash of the rest of the
+	// configuration: the same on every node given the same configuration,
+	// and different (not necessarily larger) when it changes.
 	Serial uint32
 	// Refresh, Retry and Expire are for secondaries. Defaults 1h, 15m, 7d.
 	Refresh, Retry, Expire time.Duration
@@ -156,9 +160,8 @@ type HealthConfig struct {
 }
 
 // withDefaults returns a copy of c with zero fields set to their defaults
-// and names made canonical (lower case, fully qualified). now gives the
-// serial when SOA.Serial is 0.
-func (c Config) withDefaults(now time.Time) Config {
+// and names made canonical (lower case, fully qualified).
+func (c Config) withDefaults() Config {
 	c.Zone = canonical(c.Zone)
 	if c.MaxAnswers == 0 {
 		c.MaxAnswers = DefaultMaxAnswers
@@ -178,9 +181,6 @@ func (c Config) withDefaults(now time.Time) Config {
 		s.RName = "hostmaster." + c.Zone
 	}
 	s.RName = canonical(s.RName)
-	if s.Serial == 0 {
-		s.Serial = uint32(now.Unix())
-	}
 	setDur(&s.Refresh, DefaultRefresh)
 	setDur(&s.Retry, DefaultRetry)
 	setDur(&s.Expire, DefaultExpire)
@@ -213,7 +213,24 @@ func (c Config) withDefaults(now time.Time) Config {
 		pops[i] = p
 	}
 	c.PoPs = pops
+	if c.SOA.Serial == 0 {
+		c.SOA.Serial = contentSerial(c)
+	}
 	return c
+}
+
+// contentSerial derives a zone serial from a defaulted configuration, so
+// that every node of a cluster agrees on it without being told (the nodes
+// are all primaries and transfer nothing, so only agreement matters).
+func contentSerial(c Config) uint32 {
+	c.SOA.Serial = 0
+	b, err := json.Marshal(c) // maps are written in key order
+	if err != nil {
+		return 1
+	}
+	h := fnv.New32a()
+	h.Write(b)
+	return max(h.Sum32(), 1)
 }
 
 func setDur(d *time.Duration, def time.Duration) {
@@ -238,7 +255,7 @@ func (c *Config) Validate() error {
 	add := func(path, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
 	}
-	d := c.withDefaults(time.Unix(1, 0))
+	d := c.withDefaults()
 	zone := d.Zone
 	zoneOK := false
 	switch {

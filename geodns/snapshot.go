@@ -41,11 +41,20 @@ func buildSnapshot(c Config, db *geoDB, state func(pop, edge int) *edgeState) (*
 }
 
 // refreshAnswers rebuilds every PoP's answer sets from the edges' current
-// health. The caller holds Server.mu.
+// health. An edge whose first probe has not come back is left out, unless
+// no edge of its PoP has a result yet (just after start): then the whole
+// PoP is answered, as nothing is known against any of it. The caller
+// holds Server.mu.
 func (sn *snapshot) refreshAnswers() {
 	for _, ps := range sn.pops {
+		nothingKnown := true
+		for _, e := range ps.edges {
+			if e.url != "" && !e.unknown() {
+				nothingKnown = false
+			}
+		}
 		ps.answers.Store(ps.buildAnswers(sn.cfg.GeoNames, sn.cfg.TTL, sn.cfg.MaxAnswers, func(i int) bool {
-			return sn.cfg.Health.Disabled || ps.edges[i].up()
+			return sn.cfg.Health.Disabled || nothingKnown || ps.edges[i].up()
 		}))
 	}
 }
@@ -57,57 +66,64 @@ type querySource struct {
 }
 
 // locate returns the PoP ranking for the query's client and the ECS scope
-// prefix length the ranking is valid for.
+// prefix length the ranking is valid for (RFC 7871 §7.2.1): the length of
+// the database network that decided, in the bits of the ECS family,
+// capped by the source prefix. The ranking is cached under that network,
+// never under a neighbour's address.
 func (s *Server) locate(sn *snapshot, qs *querySource) (ranking, uint8) {
-	var prefix netip.Prefix
-	ecsScoped := false
+	var addr netip.Addr
+	source := -1 // ECS source prefix length; -1: located by the querier
 	switch {
 	case qs.subnet != nil && qs.subnet.reserved >= 0:
 		return sn.ranker.defaultRank, uint8(qs.subnet.reserved)
 	case qs.subnet != nil && qs.subnet.prefix.Bits() > 0:
-		prefix, ecsScoped = qs.subnet.prefix, true
+		addr, source = qs.subnet.prefix.Addr(), qs.subnet.prefix.Bits()
 	default:
 		// No ECS, or SOURCE PREFIX-LENGTH 0 (the client opted out, RFC
 		// 7871 §7.1.2): locate the querier, with scope 0.
 		if !qs.client.IsValid() {
 			return sn.ranker.defaultRank, 0
 		}
-		prefix = netip.PrefixFrom(qs.client, qs.client.BitLen())
+		addr = qs.client
 	}
 	if sn.db == nil {
 		return sn.ranker.defaultRank, 0
 	}
-	key := cacheKey(prefix)
-	scope := func(dbBits uint8) uint8 {
-		if !ecsScoped {
-			return 0
-		}
-		return min(dbBits, uint8(key.Bits()))
-	}
-	if e, ok := sn.cache.get(key); ok {
-		s.metrics.cacheHits.Inc()
-		return e.rank, scope(e.bits)
-	}
-	s.metrics.cacheMisses.Inc()
-	loc, err := sn.db.lookup(prefix.Addr())
-	var rank ranking
+	m, err := sn.db.find(addr)
 	if err != nil {
 		s.metrics.geoipFailures.Inc()
-		s.log.Debug("GeoIP lookup failed; using default PoPs", "addr", prefix.Addr(), "err", err)
-		rank = sn.ranker.defaultRank
-	} else {
-		rank = sn.ranker.rank(loc)
+		s.log.Debug("GeoIP lookup failed; using default PoPs", "addr", addr, "err", err)
+		return sn.ranker.defaultRank, uint8(max(source, 0))
 	}
-	bits := uint8(min(loc.Bits, 128))
-	sn.cache.put(key, cacheEntry{rank: rank, bits: bits})
-	return rank, scope(bits)
+	scope := uint8(0)
+	if source > 0 {
+		bits := m.network.Bits()
+		if addr.Is6() && m.network.Addr().Is4() {
+			bits += 96 // an IPv4-mapped prefix: say it in IPv6 bits
+		}
+		scope = uint8(min(bits, source))
+	}
+	if rank, ok := sn.cache.get(m.network); ok {
+		s.metrics.cacheHits.Inc()
+		return rank, scope
+	}
+	s.metrics.cacheMisses.Inc()
+	loc, err := sn.db.location(m)
+	if err != nil {
+		s.metrics.geoipFailures.Inc()
+		s.log.Debug("GeoIP record unreadable; using default PoPs", "addr", addr, "err", err)
+		return sn.ranker.defaultRank, scope
+	}
+	rank := sn.ranker.rank(loc)
+	sn.cache.put(m.network, rank)
+	return rank, scope
 }
 
 // geoAnswer picks the answer for a geo name: the addresses of the first
 // PoP in the client's ranking with a healthy edge of the asked family. When
 // no edge of that family is healthy anywhere it answers every address of
 // the first PoP that has any, and logs. It returns nil when no edge has an
-// address of that family (NODATA).
+// address of that family (NODATA), with scope 0.
 func (s *Server) geoAnswer(sn *snapshot, geo int, qtype uint16, qs *querySource) ([]dns.RR, string, uint8) {
 	fam := famV4
 	if qtype == dns.TypeAAAA {
@@ -132,5 +148,7 @@ func (s *Server) geoAnswer(sn *snapshot, geo int, qtype uint16, qs *querySource)
 			return all, ps.Name, scope
 		}
 	}
-	return nil, "", scope
+	// No edge anywhere has this family: the NODATA holds wherever the
+	// client is, so its scope is 0 (RFC 7871 §7.2.1).
+	return nil, "", 0
 }

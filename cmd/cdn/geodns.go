@@ -78,10 +78,10 @@ func cmdGeoDNS(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			case <-ctx.Done():
 				return
 			case <-hup:
-				ngc, _, _, err := load()
-				if err == nil {
-					err = srv.Reload(ngc)
-				}
+				err := srv.ReloadWith(func() (geodns.Config, error) {
+					ngc, _, _, err := load()
+					return ngc, err
+				})
 				if err != nil {
 					logger.Error("reload failed; keeping the running configuration", "err", err)
 				} else {
