@@ -33,6 +33,7 @@ func FromCluster(cl *config.Cluster, node string) (Config, string, error) {
 		GeoIPPath:   g.GeoIP,
 		DefaultPoPs: g.DefaultPoPs,
 		SOA:         SOA{NegativeTTL: g.NegativeTTL.D(), Serial: g.Serial},
+		DNSSEC:      DNSSECConfig{KeyFile: g.DNSSEC.Key, PrivateFile: g.DNSSEC.Private, Validity: g.DNSSEC.Validity.D()},
 		Health: HealthConfig{
 			Interval: g.Health.Interval.D(),
 			Timeout:  g.Health.Timeout.D(),

@@ -73,9 +73,11 @@ type Config struct {
 	GeoIPPath string
 	// Health configures the edge health checks.
 	Health HealthConfig
-	// CacheSize bounds how many client networks (/24 IPv4, /56 IPv6) keep
-	// their PoP ranking in memory. Default 65536.
+	// CacheSize bounds how many database networks keep their PoP ranking
+	// in memory. Default 65536.
 	CacheSize int
+	// DNSSEC signs answers online when its key files are set.
+	DNSSEC DNSSECConfig
 }
 
 // NameServer is one NS record at the apex.
@@ -186,6 +188,7 @@ func (c Config) withDefaults() Config {
 	setDur(&s.Expire, DefaultExpire)
 	setDur(&s.NegativeTTL, DefaultNegativeTTL)
 	setDur(&s.TTL, DefaultSOATTL)
+	setDur(&c.DNSSEC.Validity, DefaultSigValidity)
 	h := &c.Health
 	setDur(&h.Interval, DefaultInterval)
 	setDur(&h.Timeout, DefaultProbeTimeout)
@@ -454,6 +457,12 @@ func (c *Config) Validate() error {
 	}
 	checkPoPList("default_pops", c.DefaultPoPs)
 
+	if (c.DNSSEC.KeyFile == "") != (c.DNSSEC.PrivateFile == "") {
+		add("dnssec", "key_file and private_file are given together")
+	}
+	if c.DNSSEC.Validity != 0 && c.DNSSEC.Validity < 3*time.Hour {
+		add("dnssec.validity", "%s is shorter than 3h", c.DNSSEC.Validity)
+	}
 	h := c.Health
 	if h.Interval < 0 {
 		add("health.interval", "%s is negative", h.Interval)

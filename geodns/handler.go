@@ -288,6 +288,44 @@ func (s *Server) build(sn *snapshot, r *dns.Msg, client netip.Addr, tcp bool, sc
 
 	qs := querySource{client: client, subnet: subnet}
 	res := result{rcode: dns.RcodeSuccess}
+	// DNSSEC (RFC 4035 §3.1): signatures only for a DO query to a signed
+	// zone; AD is never set by an authoritative server.
+	var sg *zoneSigner
+	if opt != nil && opt.Do() {
+		sg = sn.signer
+	}
+	signFailed := false
+	add := func(sec *[]dns.RR, set []dns.RR, slot *sigSlot) {
+		*sec = append(*sec, set...)
+		if sg == nil || slot == nil || len(set) == 0 {
+			return
+		}
+		sig, err := sg.sign(slot, set)
+		if err != nil {
+			s.log.Error("DNSSEC signing failed", "err", err)
+			signFailed = true
+			return
+		}
+		*sec = append(*sec, sig)
+	}
+	// deny adds the authority of a negative answer: the SOA and, when
+	// signing, the compact denial NSEC of RFC 9824 for name.
+	deny := func(name string, types []uint16) {
+		add(&m.Ns, z.negSOA, &z.negSOASig)
+		if sg == nil {
+			return
+		}
+		ttl := z.negSOA[0].Header().Ttl
+		nsec := denialNSEC(name, ttl, types)
+		add(&m.Ns, []dns.RR{nsec}, sg.dynamicSlot(dynKey{name: name, rtype: dns.TypeNSEC, bits: typesKey(types)}))
+	}
+	defer func() {
+		if signFailed {
+			// Never hand out an answer a validator would reject as bogus.
+			m.Answer, m.Ns, m.Extra = m.Answer[:0], m.Ns[:0], m.Extra[:1]
+			m.Rcode = dns.RcodeServerFailure
+		}
+	}()
 	for hop := 0; ; hop++ {
 		node, cut := z.lookup(name)
 		if cut != "" && !(q.Qtype == dns.TypeDS && cut == name) {
@@ -296,6 +334,12 @@ func (s *Server) build(sn *snapshot, r *dns.Msg, client netip.Addr, tcp bool, sc
 				m.Authoritative = false
 			}
 			m.Ns = append(m.Ns, z.nodes[cut].rrsets[dns.TypeNS]...)
+			if sg != nil {
+				// An insecure delegation: prove there is no DS (RFC 4035
+				// §3.1.4).
+				nsec := denialNSEC(cut, z.negSOA[0].Header().Ttl, []uint16{dns.TypeNS, dns.TypeRRSIG, dns.TypeNSEC})
+				add(&m.Ns, []dns.RR{nsec}, sg.dynamicSlot(dynKey{name: cut, rtype: dns.TypeNSEC, bits: "cut"}))
+			}
 			for _, rr := range z.nodes[cut].rrsets[dns.TypeNS] {
 				if glue := z.nodes[canonical(rr.(*dns.NS).Ns)]; glue != nil {
 					m.Extra = append(m.Extra, glue.rrsets[dns.TypeA]...)
@@ -305,6 +349,12 @@ func (s *Server) build(sn *snapshot, r *dns.Msg, client netip.Addr, tcp bool, sc
 			return res
 		}
 		if node == nil {
+			if sg != nil {
+				// RFC 9824: NXDOMAIN is answered as NODATA whose NSEC
+				// says NXNAME, so no zone walking and online signing.
+				deny(name, []uint16{dns.TypeRRSIG, dns.TypeNSEC, nxname})
+				return res
+			}
 			// RFC 6604: the rcode describes the last name of the chain.
 			res.rcode = dns.RcodeNameError
 			m.Rcode = dns.RcodeNameError
@@ -312,24 +362,32 @@ func (s *Server) build(sn *snapshot, r *dns.Msg, client netip.Addr, tcp bool, sc
 			return res
 		}
 		if q.Qtype == dns.TypeANY && (node.geo >= 0 || len(node.rrsets) > 0) {
-			m.Answer = append(m.Answer, s.anyAnswer(sn, name, node))
+			if cn := node.rrsets[dns.TypeCNAME]; len(cn) > 0 {
+				add(&m.Answer, cn, node.sigs[dns.TypeCNAME])
+				return res
+			}
+			var slot *sigSlot
+			if sg != nil {
+				slot = sg.dynamicSlot(dynKey{name: name, rtype: dns.TypeHINFO})
+			}
+			add(&m.Answer, []dns.RR{s.anyAnswer(sn, name)}, slot)
 			return res
 		}
 		if node.geo >= 0 && (q.Qtype == dns.TypeA || q.Qtype == dns.TypeAAAA) {
-			rrs, pop, scope := s.geoAnswer(sn, node.geo, q.Qtype, &qs)
+			rrs, slot, pop, scope := s.geoAnswer(sn, node.geo, q.Qtype, &qs)
 			res.pop = pop
 			if ecs != nil {
 				sc.ecs.SourceScope = scope
 			}
 			if len(rrs) == 0 {
-				m.Ns = append(m.Ns, z.negSOA...)
+				deny(name, sn.nodeTypes(name, node))
 				return res
 			}
-			m.Answer = append(m.Answer, rrs...)
+			add(&m.Answer, rrs, slot)
 			return res
 		}
 		if set := node.rrsets[q.Qtype]; len(set) > 0 {
-			m.Answer = append(m.Answer, set...)
+			add(&m.Answer, set, node.sigs[q.Qtype])
 			if q.Qtype == dns.TypeNS {
 				for _, rr := range set {
 					if glue := z.nodes[canonical(rr.(*dns.NS).Ns)]; glue != nil {
@@ -343,7 +401,7 @@ func (s *Server) build(sn *snapshot, r *dns.Msg, client netip.Addr, tcp bool, sc
 		if cn := node.rrsets[dns.TypeCNAME]; len(cn) > 0 {
 			// RFC 1034 §3.6.2 / §4.3.2: answer the CNAME and follow it
 			// while the target is inside the zone.
-			m.Answer = append(m.Answer, cn[0])
+			add(&m.Answer, cn[:1], node.sigs[dns.TypeCNAME])
 			target := canonical(cn[0].(*dns.CNAME).Target)
 			if !z.inZone(target) || hop+1 >= maxChase {
 				return res
@@ -352,17 +410,14 @@ func (s *Server) build(sn *snapshot, r *dns.Msg, client netip.Addr, tcp bool, sc
 			continue
 		}
 		// The name exists without this type: NODATA (RFC 2308 §2.2).
-		m.Ns = append(m.Ns, z.negSOA...)
+		deny(name, sn.nodeTypes(name, node))
 		return res
 	}
 }
 
-// anyAnswer is the RFC 8482 §4.2 minimal answer to an ANY query: the CNAME
-// when the name has one, else a synthesized HINFO.
-func (s *Server) anyAnswer(sn *snapshot, name string, node *zoneNode) dns.RR {
-	if cn := node.rrsets[dns.TypeCNAME]; len(cn) > 0 {
-		return cn[0]
-	}
+// anyAnswer is the RFC 8482 §4.2 minimal answer to an ANY query at a
+// name without a CNAME: a synthesized HINFO.
+func (s *Server) anyAnswer(sn *snapshot, name string) dns.RR {
 	return &dns.HINFO{
 		Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: uint32(sn.cfg.TTL.Seconds())},
 		Cpu: "RFC8482",

@@ -96,10 +96,17 @@ func (s *Server) load(cfg Config) (*snapshot, error) {
 			return nil, err
 		}
 	}
+	var key *zoneKey
+	if c.DNSSEC.KeyFile != "" {
+		var err error
+		if key, err = loadZoneKey(c.Zone, c.DNSSEC); err != nil {
+			return nil, err
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	live := map[string]*edgeState{}
-	sn, err := buildSnapshot(c, db, func(pop, edge int) *edgeState {
+	sn, err := buildSnapshot(c, db, key, s.now, func(pop, edge int) *edgeState {
 		p := c.PoPs[pop]
 		k := edgeKey(p.Name, p.Edges[edge])
 		st, ok := s.states[k]

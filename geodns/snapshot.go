@@ -3,6 +3,8 @@ package geodns
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -17,16 +19,20 @@ type snapshot struct {
 	ranker *ranker
 	db     *geoDB     // nil: every location is unknown
 	cache  *rankCache // per snapshot: a reload starts empty
+	signer *zoneSigner // nil: unsigned
 }
 
 // buildSnapshot assembles a snapshot for a defaulted config. states gives
 // the health state of each edge; the caller holds Server.mu.
-func buildSnapshot(c Config, db *geoDB, state func(pop, edge int) *edgeState) (*snapshot, error) {
-	z, err := buildZone(c)
+func buildSnapshot(c Config, db *geoDB, key *zoneKey, now func() time.Time, state func(pop, edge int) *edgeState) (*snapshot, error) {
+	z, err := buildZone(c, key)
 	if err != nil {
 		return nil, fmt.Errorf("build zone %s: %w", c.Zone, err)
 	}
 	sn := &snapshot{cfg: c, zone: z, db: db, cache: newRankCache(c.CacheSize)}
+	if key != nil {
+		sn.signer = newZoneSigner(key, c.Zone, c.DNSSEC.Validity, now)
+	}
 	for i, p := range c.PoPs {
 		ps := &popState{PoP: p, index: i, edges: make([]*edgeState, len(p.Edges))}
 		for j := range p.Edges {
@@ -124,7 +130,7 @@ func (s *Server) locate(sn *snapshot, qs *querySource) (ranking, uint8) {
 // no edge of that family is healthy anywhere it answers every address of
 // the first PoP that has any, and logs. It returns nil when no edge has an
 // address of that family (NODATA), with scope 0.
-func (s *Server) geoAnswer(sn *snapshot, geo int, qtype uint16, qs *querySource) ([]dns.RR, string, uint8) {
+func (s *Server) geoAnswer(sn *snapshot, geo int, qtype uint16, qs *querySource) ([]dns.RR, *sigSlot, string, uint8) {
 	fam := famV4
 	if qtype == dns.TypeAAAA {
 		fam = famV6
@@ -137,18 +143,49 @@ func (s *Server) geoAnswer(sn *snapshot, geo int, qtype uint16, qs *querySource)
 			continue
 		}
 		rots := pa.rot[geo][fam]
-		n := pa.next.Add(1) - 1
-		return rots[n%uint64(len(rots))], ps.Name, scope
+		n := (pa.next.Add(1) - 1) % uint64(len(rots))
+		return rots[n], pa.sigs[geo][fam][n], ps.Name, scope
 	}
 	for _, pi := range rank {
 		ps := sn.pops[pi]
 		if all := ps.all[geo][fam]; len(all) > 0 {
 			s.allDown(ps.Name, sn.zone.geoNames[geo], qtype)
 			s.metrics.allDown.Inc()
-			return all, ps.Name, scope
+			return all, ps.allSigs[geo][fam], ps.Name, scope
 		}
 	}
 	// No edge anywhere has this family: the NODATA holds wherever the
 	// client is, so its scope is 0 (RFC 7871 §7.2.1).
-	return nil, "", 0
+	return nil, nil, "", 0
+}
+
+// nodeTypes lists the types at a name for the NSEC of a NODATA answer:
+// its RRsets, A and AAAA for a geo name when some edge has the family, and
+// RRSIG and NSEC, in type order.
+func (sn *snapshot) nodeTypes(name string, n *zoneNode) []uint16 {
+	types := []uint16{dns.TypeRRSIG, dns.TypeNSEC}
+	for t := range n.rrsets {
+		types = append(types, t)
+	}
+	if n.geo >= 0 {
+		for f, t := range [2]uint16{dns.TypeA, dns.TypeAAAA} {
+			for _, ps := range sn.pops {
+				if len(ps.all[n.geo][f]) > 0 {
+					types = append(types, t)
+					break
+				}
+			}
+		}
+	}
+	slices.Sort(types)
+	return slices.Compact(types)
+}
+
+// typesKey is a type list as a map key.
+func typesKey(types []uint16) string {
+	b := make([]byte, 0, 2*len(types))
+	for _, t := range types {
+		b = append(b, byte(t>>8), byte(t))
+	}
+	return string(b)
 }
