@@ -37,7 +37,7 @@ type popAnswers struct {
 	// at most MaxAnswers long, so an answer is one index and no copying.
 	rot  [][2][][]dns.RR
 	sigs [][2][]*sigSlot // parallel to rot: one signature per rotation
-	next atomic.Uint64 // round-robin position
+	next atomic.Uint64   // round-robin position
 }
 
 // addrRR is an A or AAAA record for addr.

@@ -17,8 +17,8 @@ type snapshot struct {
 	zone   *zone
 	pops   []*popState
 	ranker *ranker
-	db     *geoDB     // nil: every location is unknown
-	cache  *rankCache // per snapshot: a reload starts empty
+	db     *geoDB      // nil: every location is unknown
+	cache  *rankCache  // per snapshot: a reload starts empty
 	signer *zoneSigner // nil: unsigned
 }
 
