@@ -144,6 +144,10 @@ type Edge struct {
 	// HealthURL is probed with HTTP GET; a 2xx status is healthy. If empty,
 	// the edge is always considered healthy.
 	HealthURL string
+	// HealthAddr, used when HealthURL is empty, is a host:port probed by
+	// a TCP connect (a layer-4 balancer's listener): connecting within the
+	// timeout is healthy.
+	HealthAddr string
 }
 
 // HealthConfig configures the edge health checks.
@@ -433,6 +437,13 @@ func (c *Config) Validate() error {
 			}
 			if e.HealthURL != "" && !strings.HasPrefix(e.HealthURL, "http://") && !strings.HasPrefix(e.HealthURL, "https://") {
 				add(ep+".health_url", "%q is not an http or https URL", e.HealthURL)
+			}
+			if e.HealthAddr != "" {
+				if e.HealthURL != "" {
+					add(ep+".health_addr", "set beside health_url; give one")
+				} else if _, err := netip.ParseAddrPort(e.HealthAddr); err != nil {
+					add(ep+".health_addr", "%q is not an address:port: %v", e.HealthAddr, err)
+				}
 			}
 		}
 	}

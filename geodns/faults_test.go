@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -511,5 +512,106 @@ func TestEdgesStartUnknown(t *testing.T) {
 	waitFor(t, 20*time.Second, "the first probe round", func() bool { return statusOf(s, "iad-1").Probed })
 	if got := ask(); !slices.Equal(got, []string{"10.2.0.2"}) {
 		t.Errorf("after a failed first probe: %v, want iad-2 only", got)
+	}
+}
+
+// TestAnswerBalancers: with geodns.answer balancers, a PoP with balancers
+// is answered with the healthy ones (a TCP connect to ports.http), one
+// that refuses connections is dropped, and a PoP without balancers keeps
+// its edges.
+func TestAnswerBalancers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.20.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	yaml := fmt.Sprintf(`
+zone: cdn.example.com
+sites:
+  - host: www.cdn.example.com
+    origin: web
+origins:
+  web:
+    servers: [{url: "http://127.0.0.1:8080"}]
+pops:
+  - name: lon
+    location: {lat: 51.5, lon: -0.1}
+    edges: [{name: lon-1, address: 127.0.10.1}]
+    balancers:
+      - {name: lon-l4-1, address: 127.0.20.1}
+      - {name: lon-l4-2, address: 127.0.20.2}
+  - name: nyc
+    location: {lat: 40.7, lon: -74.0}
+    edges: [{name: nyc-1, address: 127.0.11.1}]
+ports: {http: %d, admin: 9090}
+geodns:
+  geoip: %s
+  answer: balancers
+  health: {interval: 100ms, timeout: 2s}
+  nodes: [{name: ns1, address: 127.0.0.53}]
+`, port, writeCityDB(t, simPlaces...))
+	path := filepath.Join(t.TempDir(), "cluster.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := FromCluster(cl, "ns1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := cfg.PoPs[1].Edges; len(e) != 1 || e[0].Name != "nyc-1" {
+		t.Errorf("PoP without balancers: %+v, want its edge", e)
+	}
+	cfg.PoPs[1].Edges[0].HealthURL = "" // nyc-1 has no admin port here
+	s := startServer(t, cfg, Options{})
+	ask := func(ecs string) []string {
+		r := exchange(t, s.Addr(), "udp", withECS(query("www.cdn.example.com.", dns.TypeA, 1232), ecs), nil)
+		var out []string
+		for _, a := range answerAddrs(r) {
+			out = append(out, a.String())
+		}
+		slices.Sort(out)
+		return out
+	}
+	waitFor(t, 20*time.Second, "both balancers probed", func() bool {
+		return statusOf(s, "lon-l4-1").Probed && statusOf(s, "lon-l4-2").Probed
+	})
+	if got := ask("127.1.0.0/16"); !slices.Equal(got, []string{"127.0.20.1"}) {
+		t.Errorf("London: %v, want the healthy balancer only", got)
+	}
+	if got := ask("127.2.0.0/16"); !slices.Equal(got, []string{"127.0.11.1"}) {
+		t.Errorf("New York: %v, want its edge", got)
+	}
+	ln.Close()
+	waitFor(t, 20*time.Second, "lon-l4-1 to fail its checks", func() bool { return !statusOf(s, "lon-l4-1").Healthy })
+	if got := ask("127.1.0.0/16"); !slices.Equal(got, []string{"127.0.11.1"}) {
+		t.Errorf("London with both balancers down: %v, want the next PoP", got)
+	}
+}
+
+// TestClusterGeoDNSKeysValidated: the new geodns keys are checked.
+func TestClusterGeoDNSKeysValidated(t *testing.T) {
+	for extra, want := range map[string]string{
+		"  answer: nodes":                              "geodns.answer",
+		"  dnssec: {key: k.key}":                       "geodns.dnssec",
+		"  dnssec: {key: a, private: b, validity: 1h}": "geodns.dnssec.validity",
+	} {
+		_, err := config.Load(writeCluster(t, t.TempDir(), extra))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want a problem with %s", extra, err, want)
+		}
 	}
 }

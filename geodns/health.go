@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -46,7 +48,16 @@ func (e *edgeState) up() bool { return e.url == "" || e.probed.Load() && e.healt
 // unknown: probed but without a result yet.
 func (e *edgeState) unknown() bool { return e.url != "" && !e.probed.Load() }
 
-func edgeKey(pop string, e Edge) string { return pop + "\x00" + e.Name + "\x00" + e.HealthURL }
+func edgeKey(pop string, e Edge) string { return pop + "\x00" + e.Name + "\x00" + probeTarget(e) }
+
+// probeTarget is what an edge's probe checks: its health URL, tcp://
+// host:port for a TCP connect check, or "" for none.
+func probeTarget(e Edge) string {
+	if e.HealthURL == "" && e.HealthAddr != "" {
+		return "tcp://" + e.HealthAddr
+	}
+	return e.HealthURL
+}
 
 // record applies one probe result with the rise and fall thresholds and
 // reports whether the edge changed state. Edges start unknown: the first
@@ -95,10 +106,20 @@ func (e *edgeState) status() EdgeHealth {
 	}
 }
 
-// probe GETs url and expects a 2xx status within timeout.
+// probe GETs url and expects a 2xx status within timeout; a tcp:// target
+// must accept a TCP connection within timeout.
 func probe(ctx context.Context, client *http.Client, url string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if addr, ok := strings.CutPrefix(url, "tcp://"); ok {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return fmt.Errorf("health check: %w", err)
+		}
+		c.Close()
+		return nil
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return fmt.Errorf("health check %s: %w", url, err)

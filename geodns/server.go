@@ -113,7 +113,7 @@ func (s *Server) load(cfg Config) (*snapshot, error) {
 		if !ok {
 			// Unknown until probed: not served while its PoP has a
 			// probed edge (see refreshAnswers).
-			st = &edgeState{pop: p.Name, name: p.Edges[edge].Name, url: p.Edges[edge].HealthURL}
+			st = &edgeState{pop: p.Name, name: p.Edges[edge].Name, url: probeTarget(p.Edges[edge])}
 		}
 		live[k] = st
 		return st
