@@ -118,6 +118,10 @@ func (s *Server) respond(req []byte, client netip.Addr, tcp bool, sc *scratch) [
 		s.metrics.malformed.Inc()
 		return s.errorReply(req, w, dns.RcodeFormatError, sc)
 	}
+	if out := s.fastAnswer(req, w, client, tcp, sc); out != nil {
+		return out
+	}
+	sc.reset()
 	r := &sc.req
 	if err := r.Unpack(req); err != nil {
 		// Structurally sound, but a record's data is bad (an ECS option

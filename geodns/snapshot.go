@@ -20,6 +20,10 @@ type snapshot struct {
 	db     *geoDB      // nil: every location is unknown
 	cache  *rankCache  // per snapshot: a reload starts empty
 	signer *zoneSigner // nil: unsigned
+	// geoWire maps a geo name in lower-case wire form to its index, and
+	// wire keeps fast-path responses (see fast.go).
+	geoWire map[string]int
+	wire    *wireCache
 }
 
 // buildSnapshot assembles a snapshot for a defaulted config. states gives
@@ -29,7 +33,13 @@ func buildSnapshot(c Config, db *geoDB, key *zoneKey, now func() time.Time, stat
 	if err != nil {
 		return nil, fmt.Errorf("build zone %s: %w", c.Zone, err)
 	}
-	sn := &snapshot{cfg: c, zone: z, db: db, cache: newRankCache(c.CacheSize)}
+	sn := &snapshot{cfg: c, zone: z, db: db, cache: newRankCache(c.CacheSize), geoWire: map[string]int{}, wire: newWireCache()}
+	for i, g := range c.GeoNames {
+		buf := make([]byte, 256)
+		if n, err := dns.PackDomainName(g, buf, 0, nil, false); err == nil {
+			sn.geoWire[string(buf[:n])] = i
+		}
+	}
 	if key != nil {
 		sn.signer = newZoneSigner(key, c.Zone, c.DNSSEC.Validity, now)
 	}
