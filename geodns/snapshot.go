@@ -35,6 +35,9 @@ func buildSnapshot(c Config, db *geoDB, key *zoneKey, now func() time.Time, stat
 	}
 	sn := &snapshot{cfg: c, zone: z, db: db, cache: newRankCache(c.CacheSize), geoWire: map[string]int{}, wire: newWireCache()}
 	for i, g := range c.GeoNames {
+		if _, cut := z.lookup(g); cut != "" {
+			continue // below a delegation: a referral, the slow path's
+		}
 		buf := make([]byte, 256)
 		if n, err := dns.PackDomainName(g, buf, 0, nil, false); err == nil {
 			sn.geoWire[string(buf[:n])] = i
