@@ -73,3 +73,16 @@ func BenchmarkFastPath(b *testing.B) {
 	}
 	_ = w
 }
+
+// TestLargeTCPQuery: a TCP query larger than the first read buffer (here
+// padded to 3000 bytes, RFC 7830) is read whole and answered.
+func TestLargeTCPQuery(t *testing.T) {
+	s := startServer(t, testConfig(), Options{})
+	q := query("edge.cdn.example.com.", dns.TypeA, 1232)
+	q.IsEdns0().Option = []dns.EDNS0{&dns.EDNS0_PADDING{Padding: make([]byte, 3000)}}
+	for range 2 {
+		if r := exchange(t, s.Addr(), "tcp", q, nil); len(r.Answer) == 0 {
+			t.Fatalf("no answer: %v", r)
+		}
+	}
+}

@@ -276,10 +276,10 @@ func (t *tcpServer) serveConn(c net.Conn) {
 		}
 		n := int(binary.BigEndian.Uint16(lenBuf[:]))
 		_ = c.SetReadDeadline(time.Now().Add(tcpIO))
-		req = req[:n]
 		if cap(req) < n {
 			req = make([]byte, n)
 		}
+		req = req[:n]
 		if _, err := io.ReadFull(c, req); err != nil {
 			return
 		}
