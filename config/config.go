@@ -300,6 +300,25 @@ type GeoDNS struct {
 	Health HealthCheck `yaml:"health"`
 	// Admin is the port of the metrics and health listener. Default: ports.admin.
 	Admin int `yaml:"admin"`
+	// Serial is the SOA serial. Default 0: derived from the zone's
+	// content, the same on every node.
+	Serial uint32 `yaml:"serial"`
+	// Answer is what a PoP is answered with: "edges" (default) or
+	// "balancers" (its healthy balancers, when it has any).
+	Answer string `yaml:"answer"`
+	// DNSSEC signs answers online; no key files means unsigned.
+	DNSSEC DNSSEC `yaml:"dnssec"`
+}
+
+// DNSSEC configures online signing of the GeoDNS zone.
+type DNSSEC struct {
+	// Key is the public key file (DNSKEY, as cdn geodns keygen writes it).
+	Key string `yaml:"key"`
+	// Private is the private key file.
+	Private string `yaml:"private"`
+	// Validity is how long a signature is valid from its inception.
+	// Default 48h.
+	Validity Duration `yaml:"validity"`
 }
 
 // Record is a static DNS record.

@@ -165,6 +165,12 @@ func (c *Cluster) ApplyDefaults() {
 	if g.Admin == 0 {
 		g.Admin = c.Ports.Admin
 	}
+	if g.Answer == "" {
+		g.Answer = "edges"
+	}
+	if g.DNSSEC.Validity == 0 {
+		g.DNSSEC.Validity = Duration(48 * time.Hour)
+	}
 	g.Health.applyDefaults("/healthz")
 	p := &c.Purge
 	if p.TokenEnv == "" {
@@ -258,3 +264,6 @@ func (h *HealthCheck) applyDefaults(path string) {
 		h.Fall = 2
 	}
 }
+
+// minDNSSECValidity is the shortest geodns.dnssec.validity accepted.
+const minDNSSECValidity = Duration(3 * time.Hour)

@@ -272,6 +272,15 @@ func (c *Cluster) Validate() error {
 		}
 	}
 	g.Health.validate(&ck, "geodns.health")
+	if g.Answer != "edges" && g.Answer != "balancers" {
+		ck.add("geodns.answer", "must be edges or balancers, not %q", g.Answer)
+	}
+	if (g.DNSSEC.Key == "") != (g.DNSSEC.Private == "") {
+		ck.add("geodns.dnssec", "key and private are given together (cdn geodns keygen writes both)")
+	}
+	if g.DNSSEC.Validity < minDNSSECValidity {
+		ck.add("geodns.dnssec.validity", "must be at least 3h (signatures are renewed when a third of it is left)")
+	}
 	if !*c.Purge.NATS.Embedded && len(c.Purge.NATS.URLs) == 0 {
 		ck.add("purge.nats.urls", "required when purge.nats.embedded is false")
 	}

@@ -9,7 +9,9 @@ import (
 // that concurrent queries rarely contend.
 const cacheShards = 32
 
-// rankCache remembers the PoP ranking per client network. It belongs to
+// rankCache remembers the PoP ranking per database network (the network
+// of the GeoIP database that holds the client, so every address in it has
+// the same record). It belongs to
 // one snapshot, so a reload starts it empty; health changes do not touch
 // it because it holds preference orders, not health-dependent choices.
 // Eviction is random (Go map order) once a shard is full: cheap, and fair
@@ -21,35 +23,28 @@ type rankCache struct {
 
 type cacheShard struct {
 	mu sync.RWMutex
-	m  map[netip.Prefix]cacheEntry // guarded by mu
-}
-
-type cacheEntry struct {
-	rank ranking
-	bits uint8 // prefix length of the database network that decided
+	m  map[netip.Prefix]ranking // guarded by mu
 }
 
 func newRankCache(size int) *rankCache {
 	c := &rankCache{perShard: max(1, size/cacheShards)}
 	for i := range c.shards {
-		c.shards[i].m = make(map[netip.Prefix]cacheEntry)
+		c.shards[i].m = make(map[netip.Prefix]ranking)
 	}
 	return c
 }
 
 func (c *rankCache) shard(key netip.Prefix) *cacheShard {
 	a := key.Addr().As16()
-	// The last significant bytes of the network vary most between clients.
-	var h uint32
-	if key.Addr().Is4() {
-		h = uint32(a[13])*31 + uint32(a[14])
-	} else {
-		h = uint32(a[5])*31 + uint32(a[6])
+	h := uint32(2166136261) // FNV-1a over the address and the length
+	for _, b := range a {
+		h = (h ^ uint32(b)) * 16777619
 	}
+	h = (h ^ uint32(key.Bits())) * 16777619
 	return &c.shards[h%cacheShards]
 }
 
-func (c *rankCache) get(key netip.Prefix) (cacheEntry, bool) {
+func (c *rankCache) get(key netip.Prefix) (ranking, bool) {
 	s := c.shard(key)
 	s.mu.RLock()
 	e, ok := s.m[key]
@@ -57,7 +52,7 @@ func (c *rankCache) get(key netip.Prefix) (cacheEntry, bool) {
 	return e, ok
 }
 
-func (c *rankCache) put(key netip.Prefix, e cacheEntry) {
+func (c *rankCache) put(key netip.Prefix, e ranking) {
 	s := c.shard(key)
 	s.mu.Lock()
 	if len(s.m) >= c.perShard {

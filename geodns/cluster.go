@@ -16,6 +16,9 @@ import (
 // Name servers are the cluster's geodns nodes, named "<node>.<zone>" with
 // glue. Geo names are the sites that lie inside the zone plus geodns.names.
 // Each edge is probed at http://<address>:<ports.admin><geodns.health.path>.
+// With geodns.answer "balancers", a PoP that has balancers is answered
+// with them instead of its edges, each probed by a TCP connect to
+// <address>:<ports.http>.
 func FromCluster(cl *config.Cluster, node string) (Config, string, error) {
 	info, err := cl.FindNode(node)
 	if err != nil {
@@ -32,7 +35,8 @@ func FromCluster(cl *config.Cluster, node string) (Config, string, error) {
 		TTL:         g.TTL.D(),
 		GeoIPPath:   g.GeoIP,
 		DefaultPoPs: g.DefaultPoPs,
-		SOA:         SOA{NegativeTTL: g.NegativeTTL.D()},
+		SOA:         SOA{NegativeTTL: g.NegativeTTL.D(), Serial: g.Serial},
+		DNSSEC:      DNSSECConfig{KeyFile: g.DNSSEC.Key, PrivateFile: g.DNSSEC.Private, Validity: g.DNSSEC.Validity.D()},
 		Health: HealthConfig{
 			Interval: g.Health.Interval.D(),
 			Timeout:  g.Health.Timeout.D(),
@@ -84,7 +88,26 @@ func FromCluster(cl *config.Cluster, node string) (Config, string, error) {
 	}
 	for _, p := range cl.PoPs {
 		pop := PoP{Name: p.Name, Lat: p.Location.Lat, Lon: p.Location.Lon, Weight: p.Weight}
+		useBalancers := g.Answer == "balancers" && len(p.Balancers) > 0
+		if useBalancers {
+			// The PoP is answered with its layer-4 balancers, each
+			// probed by a TCP connect to its HTTP port.
+			for _, b := range p.Balancers {
+				a, err := netip.ParseAddr(b.Address)
+				if err != nil {
+					return Config{}, "", fmt.Errorf("balancer %s: %w", b.Name, err)
+				}
+				pop.Edges = append(pop.Edges, Edge{
+					Name:       b.Name,
+					Addrs:      []netip.Addr{a},
+					HealthAddr: net.JoinHostPort(b.Address, strconv.Itoa(cl.Ports.HTTP)),
+				})
+			}
+		}
 		for _, e := range p.Edges {
+			if useBalancers {
+				break
+			}
 			a, err := netip.ParseAddr(e.Address)
 			if err != nil {
 				return Config{}, "", fmt.Errorf("edge %s: %w", e.Name, err)

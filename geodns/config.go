@@ -5,8 +5,10 @@
 package geodns
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"math"
 	"net/netip"
@@ -71,9 +73,11 @@ type Config struct {
 	GeoIPPath string
 	// Health configures the edge health checks.
 	Health HealthConfig
-	// CacheSize bounds how many client networks (/24 IPv4, /56 IPv6) keep
-	// their PoP ranking in memory. Default 65536.
+	// CacheSize bounds how many database networks keep their PoP ranking
+	// in memory. Default 65536.
 	CacheSize int
+	// DNSSEC signs answers online when its key files are set.
+	DNSSEC DNSSECConfig
 }
 
 // NameServer is one NS record at the apex.
@@ -92,7 +96,9 @@ type SOA struct {
 	// RName is the responsible mailbox as a domain name. Default
 	// "hostmaster.<zone>".
 	RName string
-	// Serial is the zone serial. If 0, the Unix time at load.
+	// Serial is the zone serial. If 0, a hash of the rest of the
+	// configuration: the same on every node given the same configuration,
+	// and different (not necessarily larger) when it changes.
 	Serial uint32
 	// Refresh, Retry and Expire are for secondaries. Defaults 1h, 15m, 7d.
 	Refresh, Retry, Expire time.Duration
@@ -138,6 +144,10 @@ type Edge struct {
 	// HealthURL is probed with HTTP GET; a 2xx status is healthy. If empty,
 	// the edge is always considered healthy.
 	HealthURL string
+	// HealthAddr, used when HealthURL is empty, is a host:port probed by
+	// a TCP connect (a layer-4 balancer's listener): connecting within the
+	// timeout is healthy.
+	HealthAddr string
 }
 
 // HealthConfig configures the edge health checks.
@@ -156,9 +166,8 @@ type HealthConfig struct {
 }
 
 // withDefaults returns a copy of c with zero fields set to their defaults
-// and names made canonical (lower case, fully qualified). now gives the
-// serial when SOA.Serial is 0.
-func (c Config) withDefaults(now time.Time) Config {
+// and names made canonical (lower case, fully qualified).
+func (c Config) withDefaults() Config {
 	c.Zone = canonical(c.Zone)
 	if c.MaxAnswers == 0 {
 		c.MaxAnswers = DefaultMaxAnswers
@@ -178,14 +187,12 @@ func (c Config) withDefaults(now time.Time) Config {
 		s.RName = "hostmaster." + c.Zone
 	}
 	s.RName = canonical(s.RName)
-	if s.Serial == 0 {
-		s.Serial = uint32(now.Unix())
-	}
 	setDur(&s.Refresh, DefaultRefresh)
 	setDur(&s.Retry, DefaultRetry)
 	setDur(&s.Expire, DefaultExpire)
 	setDur(&s.NegativeTTL, DefaultNegativeTTL)
 	setDur(&s.TTL, DefaultSOATTL)
+	setDur(&c.DNSSEC.Validity, DefaultSigValidity)
 	h := &c.Health
 	setDur(&h.Interval, DefaultInterval)
 	setDur(&h.Timeout, DefaultProbeTimeout)
@@ -213,7 +220,24 @@ func (c Config) withDefaults(now time.Time) Config {
 		pops[i] = p
 	}
 	c.PoPs = pops
+	if c.SOA.Serial == 0 {
+		c.SOA.Serial = contentSerial(c)
+	}
 	return c
+}
+
+// contentSerial derives a zone serial from a defaulted configuration, so
+// that every node of a cluster agrees on it without being told (the nodes
+// are all primaries and transfer nothing, so only agreement matters).
+func contentSerial(c Config) uint32 {
+	c.SOA.Serial = 0
+	b, err := json.Marshal(c) // maps are written in key order
+	if err != nil {
+		return 1
+	}
+	h := fnv.New32a()
+	h.Write(b)
+	return max(h.Sum32(), 1)
 }
 
 func setDur(d *time.Duration, def time.Duration) {
@@ -238,7 +262,7 @@ func (c *Config) Validate() error {
 	add := func(path, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
 	}
-	d := c.withDefaults(time.Unix(1, 0))
+	d := c.withDefaults()
 	zone := d.Zone
 	zoneOK := false
 	switch {
@@ -414,6 +438,13 @@ func (c *Config) Validate() error {
 			if e.HealthURL != "" && !strings.HasPrefix(e.HealthURL, "http://") && !strings.HasPrefix(e.HealthURL, "https://") {
 				add(ep+".health_url", "%q is not an http or https URL", e.HealthURL)
 			}
+			if e.HealthAddr != "" {
+				if e.HealthURL != "" {
+					add(ep+".health_addr", "set beside health_url; give one")
+				} else if _, err := netip.ParseAddrPort(e.HealthAddr); err != nil {
+					add(ep+".health_addr", "%q is not an address:port: %v", e.HealthAddr, err)
+				}
+			}
 		}
 	}
 	checkPoPList := func(path string, names []string) {
@@ -437,6 +468,12 @@ func (c *Config) Validate() error {
 	}
 	checkPoPList("default_pops", c.DefaultPoPs)
 
+	if (c.DNSSEC.KeyFile == "") != (c.DNSSEC.PrivateFile == "") {
+		add("dnssec", "key_file and private_file are given together")
+	}
+	if c.DNSSEC.Validity != 0 && c.DNSSEC.Validity < 3*time.Hour {
+		add("dnssec.validity", "%s is shorter than 3h", c.DNSSEC.Validity)
+	}
 	h := c.Health
 	if h.Interval < 0 {
 		add("health.interval", "%s is negative", h.Interval)

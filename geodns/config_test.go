@@ -81,7 +81,7 @@ func TestValidate(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	c := Config{Zone: "CDN.Example.com", NS: []NameServer{{Name: "ns.example.net"}}, PoPs: []PoP{{Name: "p"}}}
-	d := c.withDefaults(fixedNow())
+	d := c.withDefaults()
 	checks := []struct {
 		name      string
 		got, want any
@@ -91,7 +91,7 @@ func TestDefaults(t *testing.T) {
 		{"max answers", d.MaxAnswers, 2},
 		{"soa mname", d.SOA.MName, "ns.example.net."},
 		{"soa rname", d.SOA.RName, "hostmaster.cdn.example.com."},
-		{"soa serial from load time", d.SOA.Serial, uint32(fixedNow().Unix())},
+		{"soa serial from the content", d.SOA.Serial, contentSerial(d)},
 		{"negative ttl", d.SOA.NegativeTTL, 60 * time.Second},
 		{"health interval", d.Health.Interval, 5 * time.Second},
 		{"health timeout", d.Health.Timeout, 2 * time.Second},
@@ -104,5 +104,13 @@ func TestDefaults(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, c.got, c.want)
 		}
+	}
+	if d.SOA.Serial == 0 {
+		t.Error("serial 0")
+	}
+	c2 := c
+	c2.TTL = time.Minute
+	if s2 := c2.withDefaults().SOA.Serial; s2 == d.SOA.Serial {
+		t.Errorf("serial %d unchanged by a change of ttl", s2)
 	}
 }

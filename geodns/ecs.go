@@ -8,13 +8,6 @@ import (
 	"github.com/miekg/dns"
 )
 
-// Cache granularity: clients in one /24 (IPv4) or /56 (IPv6) share a PoP
-// ranking, the prefix lengths resolvers commonly send in ECS (RFC 7871 §11.1).
-const (
-	clientBitsV4 = 24
-	clientBitsV6 = 56
-)
-
 // noClientAddress lists networks no client can be located in: ECS
 // prefixes inside them are answered with the default PoPs (RFC 7871 §7.1.2
 // leaves the answer to the server). Private and loopback networks are not
@@ -100,17 +93,4 @@ func findECS(opt *dns.OPT) *dns.EDNS0_SUBNET {
 		}
 	}
 	return nil
-}
-
-// cacheKey is the client network a ranking is cached under: the located
-// prefix cut to the cache granularity.
-func cacheKey(p netip.Prefix) netip.Prefix {
-	limit := clientBitsV4
-	if p.Addr().Is6() {
-		limit = clientBitsV6
-	}
-	if p.Bits() > limit {
-		p = netip.PrefixFrom(p.Addr(), limit)
-	}
-	return p.Masked()
 }

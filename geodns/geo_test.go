@@ -3,7 +3,6 @@ package geodns
 import (
 	"math"
 	"net"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,9 +14,8 @@ import (
 // database and checks the nearest PoP answers, with a scope prefix length
 // that is true for the answer (RFC 7871 §7.2.1).
 func TestECSWithMaxMindDB(t *testing.T) {
-	dir := sharedGeoIPDir(t)
 	cfg := testConfig()
-	cfg.GeoIPPath = filepath.Join(dir, "GeoLite2-City-Test.mmdb")
+	cfg.GeoIPPath = maxmindDB(t, "GeoLite2-City-Test.mmdb")
 	s := startServer(t, cfg, Options{})
 
 	tests := []struct {
@@ -27,11 +25,10 @@ func TestECSWithMaxMindDB(t *testing.T) {
 		wantPoP   string
 		wantScope uint8
 	}{
-		// 81.2.69.142/31 is London: the DB network is /31, the answer is
-		// cached per /24, so the answer holds for the /24.
-		{"London", "81.2.69.142/32", dns.TypeA, "london", 24},
-		{"Linköping goes to London", "89.160.20.112/32", dns.TypeA, "london", 24},
-		{"Milton WA goes to Ashburn", "216.160.83.56/32", dns.TypeA, "ashburn", 24},
+		// 81.2.69.142/31 is London: the scope is the database network.
+		{"London", "81.2.69.142/32", dns.TypeA, "london", 31},
+		{"Linköping goes to London", "89.160.20.112/32", dns.TypeA, "london", 28},
+		{"Milton WA goes to Ashburn", "216.160.83.56/32", dns.TypeA, "ashburn", 29},
 		// 2001:218::/32 is Tokyo: a /48 source is decided by the /32.
 		{"Tokyo over IPv6 goes to Singapore", "2001:218:1::/48", dns.TypeA, "singapore", 32},
 		{"Tokyo, AAAA falls to the nearest PoP with IPv6", "2001:218:1::/48", dns.TypeAAAA, "london", 32},
@@ -83,8 +80,8 @@ func TestECSWithMaxMindDB(t *testing.T) {
 	t.Run("CNAME to a geo name is scoped", func(t *testing.T) {
 		q := withECS(query("assets.cdn.example.com.", dns.TypeA, 1232), "81.2.69.142/32")
 		r := exchange(t, s.Addr(), "tcp", q, nil)
-		if e := responseECS(r); e == nil || e.SourceScope != 24 {
-			t.Errorf("ECS %v, want scope 24", e)
+		if e := responseECS(r); e == nil || e.SourceScope != 31 {
+			t.Errorf("ECS %v, want scope 31", e)
 		}
 		if got := answerPoPs(r); !slices.Equal(got, []string{"london"}) {
 			t.Errorf("answer from %v", got)
@@ -178,9 +175,8 @@ func TestOverrides(t *testing.T) {
 // TestCountryDB: a Country database has no coordinates, so only the
 // overrides and the default order apply.
 func TestCountryDB(t *testing.T) {
-	dir := sharedGeoIPDir(t)
 	cfg := testConfig()
-	cfg.GeoIPPath = filepath.Join(dir, "GeoLite2-Country-Test.mmdb")
+	cfg.GeoIPPath = maxmindDB(t, "GeoLite2-Country-Test.mmdb")
 	cfg.Countries = map[string][]string{"GB": {"london"}}
 	cfg.Continents = map[string][]string{"AS": {"singapore"}}
 	s := startServer(t, cfg, Options{})
@@ -236,7 +232,7 @@ func TestRank(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d := tc.cfg.withDefaults(fixedNow())
+			d := tc.cfg.withDefaults()
 			pops := make([]*popState, len(d.PoPs))
 			for i, p := range d.PoPs {
 				pops[i] = &popState{PoP: p, index: i}

@@ -3,12 +3,11 @@ package geodns
 import (
 	"fmt"
 	"math"
-	"net"
 	"net/netip"
 	"os"
 	"strings"
 
-	"github.com/oschwald/maxminddb-golang"
+	"github.com/oschwald/maxminddb-golang/v2"
 )
 
 // geoDB is an opened MaxMind database. It is read into memory rather than
@@ -46,7 +45,6 @@ type location struct {
 	Lat, Lon  float64
 	Country   string // ISO 3166-1 alpha-2, upper case
 	Continent string // AF, AN, AS, EU, NA, OC, SA
-	Bits      int    // prefix length of the database network that decided
 }
 
 // openGeoDB reads and verifies the database at path. Every error names the
@@ -57,7 +55,7 @@ func openGeoDB(path string) (*geoDB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open GeoIP database %s: %w", path, err)
 	}
-	r, err := maxminddb.FromBytes(buf)
+	r, err := maxminddb.OpenBytes(buf)
 	if err != nil {
 		return nil, fmt.Errorf("open GeoIP database %s: %w", path, err)
 	}
@@ -84,36 +82,57 @@ func openGeoDB(path string) (*geoDB, error) {
 	}
 	// A lookup through the search tree and the data section, as queries
 	// will do, for both families.
-	var rec geoRecord
-	for _, probe := range []net.IP{net.IPv4(1, 1, 1, 1).To4(), net.ParseIP("2001:4860::1")} {
-		if _, _, err := r.LookupNetwork(probe, &rec); err != nil {
-			return nil, fmt.Errorf("test lookup of %s in GeoIP database %s: %w", probe, path, err)
+	g := &geoDB{path: path, reader: r, kind: kind}
+	for _, probe := range []netip.Addr{netip.AddrFrom4([4]byte{1, 1, 1, 1}), netip.MustParseAddr("2001:4860::1")} {
+		if r.Metadata.IPVersion == 4 && probe.Is6() {
+			continue
+		}
+		if _, err := g.lookup(probe); err != nil {
+			return nil, fmt.Errorf("test lookup: %w", err)
 		}
 	}
-	return &geoDB{path: path, reader: r, kind: kind}, nil
+	return g, nil
 }
 
-// lookup finds addr's location. Bits is set even when nothing is found: it
-// is the length of the database network that holds no record.
-func (g *geoDB) lookup(addr netip.Addr) (location, error) {
+// match is where an address falls in the database: the network holding it
+// and the data record of that network, if any.
+type match struct {
+	network netip.Prefix // masked; in IPv4 terms for an IPv4 address
+	offset  uintptr      // data record; valid when found
+	found   bool
+}
+
+// find walks the search tree for addr without decoding the record, so it
+// is cheap enough for every query: the network it returns is the key of
+// the ranking cache. An IPv4-mapped IPv6 address is looked up as IPv4.
+func (g *geoDB) find(addr netip.Addr) (match, error) {
+	addr = addr.Unmap()
+	if g.reader.Metadata.IPVersion == 4 && addr.Is6() {
+		return match{network: netip.PrefixFrom(netip.IPv6Unspecified(), 0)}, nil
+	}
+	res := g.reader.Lookup(addr)
+	if err := res.Err(); err != nil {
+		return match{network: netip.PrefixFrom(addr, 0).Masked()}, fmt.Errorf("look up %s in GeoIP database %s: %w", addr, g.path, err)
+	}
+	n := res.Prefix()
+	if !n.IsValid() || n.Addr().BitLen() != addr.BitLen() {
+		// An IPv4 address found above the IPv4 subtree: the network is
+		// wider than all of IPv4.
+		n = netip.PrefixFrom(addr, 0)
+	}
+	return match{network: n.Masked(), offset: res.Offset(), found: res.Found()}, nil
+}
+
+// location decodes the record of a match.
+func (g *geoDB) location(m match) (location, error) {
+	if !m.found {
+		return location{}, nil
+	}
 	var rec geoRecord
-	network, found, err := g.reader.LookupNetwork(net.IP(addr.AsSlice()), &rec)
-	loc := location{Found: found}
-	if network != nil {
-		ones, total := network.Mask.Size()
-		if addr.Is4() && total == 128 {
-			// An IPv4 address found above the IPv4 subtree of an IPv6
-			// database: express the length in IPv4 bits.
-			ones = max(0, ones-96)
-		}
-		loc.Bits = ones
+	if err := g.reader.LookupOffset(m.offset).Decode(&rec); err != nil {
+		return location{}, fmt.Errorf("decode record of %s in GeoIP database %s: %w", m.network, g.path, err)
 	}
-	if err != nil {
-		return loc, fmt.Errorf("look up %s in GeoIP database %s: %w", addr, g.path, err)
-	}
-	if !found {
-		return loc, nil
-	}
+	loc := location{Found: true}
 	loc.Country = strings.ToUpper(rec.Country.ISOCode)
 	if loc.Country == "" {
 		loc.Country = strings.ToUpper(rec.RegisteredCountry.ISOCode)
@@ -124,6 +143,15 @@ func (g *geoDB) lookup(addr netip.Addr) (location, error) {
 		loc.HasCoords, loc.Lat, loc.Lon = true, *la, *lo
 	}
 	return loc, nil
+}
+
+// lookup finds addr's location and the database network that holds it.
+func (g *geoDB) lookup(addr netip.Addr) (location, error) {
+	m, err := g.find(addr)
+	if err != nil {
+		return location{}, err
+	}
+	return g.location(m)
 }
 
 // earthRadiusKm is the mean Earth radius used by haversine.

@@ -20,6 +20,7 @@ const (
 // few allocations: the response message, its OPT and ECS records, the
 // section slices and the output buffer.
 type scratch struct {
+	req    dns.Msg
 	msg    dns.Msg
 	opt    dns.OPT
 	ecs    dns.EDNS0_SUBNET
@@ -33,14 +34,16 @@ type scratch struct {
 
 // scratchPool is safe to share between servers: a scratch holds nothing
 // between queries.
-var scratchPool = sync.Pool{New: func() any {
+var scratchPool = sync.Pool{New: func() any { return newScratch() }}
+
+func newScratch() *scratch {
 	return &scratch{
 		ans:   make([]dns.RR, 0, 16),
 		ns:    make([]dns.RR, 0, 4),
 		extra: make([]dns.RR, 0, 8),
 		buf:   make([]byte, 0, 4096),
 	}
-}}
+}
 
 // result is what a query was answered with, for metrics.
 type result struct {
@@ -48,9 +51,14 @@ type result struct {
 	rcode int
 }
 
-// ServeDNS answers one query; it is the miekg/dns handler of both
-// listeners and may be called directly by tests and fuzzers.
+// ServeDNS answers one parsed query; it lets the server be a miekg/dns
+// handler for tests and fuzzers. Responses (QR set) are dropped, as by
+// the listeners.
 func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	if r.Response {
+		s.metrics.dropped.WithLabelValues("response").Inc()
+		return
+	}
 	var client netip.Addr
 	tcp := false
 	switch a := w.RemoteAddr().(type) {
@@ -72,34 +80,64 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 }
 
 // Handle answers one query packet from client and returns the response
-// packet, or nil when the packet is too broken to answer (shorter than a
-// DNS header). A packet that parses badly is answered with FORMERR. The
-// returned slice is the caller's.
+// packet, or nil when the packet gets no answer: shorter than a DNS
+// header, a response (QR set: answering those lets two servers loop on
+// one forged packet), or an unassigned opcode. A packet that parses badly
+// is answered with FORMERR. The returned slice is the caller's.
 func (s *Server) Handle(req []byte, client netip.Addr, tcp bool) []byte {
-	r := new(dns.Msg)
-	if err := r.Unpack(req); err != nil {
-		if len(req) < 12 {
-			return nil
-		}
-		s.metrics.malformed.Inc()
-		// Echo only the header (RFC 1035 §4.1.1): the rest is unreliable.
-		m := &dns.Msg{MsgHdr: r.MsgHdr}
-		m.Response, m.Authoritative, m.RecursionAvailable, m.Zero = true, false, false, false
-		m.Truncated, m.AuthenticatedData = false, false
-		m.Rcode = dns.RcodeFormatError
-		out, err := m.Pack()
-		if err != nil {
-			return nil
-		}
-		return out
-	}
 	sc := scratchPool.Get().(*scratch)
 	defer func() { sc.reset(); scratchPool.Put(sc) }()
-	out := s.answer(r, client.Unmap(), tcp, sc)
+	out := s.respond(req, client.Unmap(), tcp, sc)
 	if out == nil {
 		return nil
 	}
 	return append([]byte(nil), out...)
+}
+
+// respond answers one request packet into sc.buf and returns the
+// response, or nil when the packet is dropped unanswered.
+func (s *Server) respond(req []byte, client netip.Addr, tcp bool, sc *scratch) []byte {
+	if len(req) < headerLen {
+		s.metrics.dropped.WithLabelValues("short").Inc()
+		return nil
+	}
+	if req[2]&0x80 != 0 {
+		// RFC 1035 §4.1.1 QR: a response. BIND, NSD and Knot drop these.
+		s.metrics.dropped.WithLabelValues("response").Inc()
+		return nil
+	}
+	w, werr := walkMsg(req)
+	if op := int(req[2]>>3) & 0xF; op != dns.OpcodeQuery {
+		if !assignedOpcode(op) {
+			s.metrics.dropped.WithLabelValues("opcode").Inc()
+			return nil
+		}
+		return s.errorReply(req, w, dns.RcodeNotImplemented, sc)
+	}
+	if werr != nil {
+		s.metrics.malformed.Inc()
+		return s.errorReply(req, w, dns.RcodeFormatError, sc)
+	}
+	if out := s.fastAnswer(req, w, client, tcp, sc); out != nil {
+		return out
+	}
+	sc.reset()
+	r := &sc.req
+	if err := r.Unpack(req); err != nil {
+		// Structurally sound, but a record's data is bad (an ECS option
+		// too short, of family 3 or with prefix 33...).
+		s.metrics.malformed.Inc()
+		return s.errorReply(req, w, dns.RcodeFormatError, sc)
+	}
+	return s.answer(r, client, tcp, sc)
+}
+
+// errorReply is the response with rcode and only the question and OPT.
+func (s *Server) errorReply(req []byte, w wireInfo, rcode int, sc *scratch) []byte {
+	s.metrics.query("", w.qtype, rcode)
+	out := errorReply(sc.buf[:0], req, w, rcode)
+	sc.buf = out[:0]
+	return out
 }
 
 func (sc *scratch) reset() {
@@ -107,6 +145,7 @@ func (sc *scratch) reset() {
 	clear(sc.ns[:cap(sc.ns)])
 	clear(sc.extra[:cap(sc.extra)])
 	sc.msg = dns.Msg{}
+	sc.req = dns.Msg{}
 	sc.ecs = dns.EDNS0_SUBNET{}
 	sc.opt = dns.OPT{}
 	sc.optBuf[0] = nil
@@ -166,6 +205,27 @@ func (s *Server) build(sn *snapshot, r *dns.Msg, client netip.Addr, tcp bool, sc
 		m.Answer, m.Ns = m.Answer[:0], m.Ns[:0]
 		return result{rcode: rcode}
 	}
+
+	// EDNS(0), RFC 6891, first: every response to a query with an OPT
+	// carries one (§7), errors included.
+	var opt *dns.OPT
+	opts := 0
+	for _, rr := range r.Extra {
+		if o, ok := rr.(*dns.OPT); ok {
+			if opt == nil {
+				opt = o
+			}
+			opts++
+		}
+	}
+	if opt != nil {
+		sc.opt.Hdr = dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: ourUDPSize}
+		if opt.Do() {
+			sc.opt.SetDo() // RFC 3225 §3: copy DO
+		}
+		m.Extra = append(m.Extra, &sc.opt)
+	}
+
 	// Header checks (RFC 1035 §4.1.1): a query has QR clear and exactly
 	// one question; only QUERY is implemented.
 	if r.Response {
@@ -174,31 +234,21 @@ func (s *Server) build(sn *snapshot, r *dns.Msg, client netip.Addr, tcp bool, sc
 	if r.Opcode != dns.OpcodeQuery {
 		return fail(dns.RcodeNotImplemented)
 	}
-	if len(r.Question) != 1 || len(r.Answer) != 0 || len(r.Ns) != 0 {
+	// IXFR carries the client's SOA in the authority section (RFC 1995 §3).
+	ixfr := len(r.Question) == 1 && r.Question[0].Qtype == dns.TypeIXFR
+	if len(r.Question) != 1 || len(r.Answer) != 0 || (len(r.Ns) != 0 && !ixfr) {
 		if len(r.Question) > 1 {
 			m.Question = nil
 		}
 		return fail(dns.RcodeFormatError)
 	}
 
-	// EDNS(0), RFC 6891.
-	var opt *dns.OPT
-	for _, rr := range r.Extra {
-		if o, ok := rr.(*dns.OPT); ok {
-			if opt != nil {
-				return fail(dns.RcodeFormatError) // §6.1.1: one OPT at most
-			}
-			opt = o
-		}
-	}
 	var subnet *clientSubnet
 	var ecs *dns.EDNS0_SUBNET
 	if opt != nil {
-		sc.opt.Hdr = dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT, Class: ourUDPSize}
-		if opt.Do() {
-			sc.opt.SetDo() // RFC 3225 §3: copy DO
+		if opts > 1 {
+			return fail(dns.RcodeFormatError) // §6.1.1: one OPT at most
 		}
-		m.Extra = append(m.Extra, &sc.opt)
 		if opt.Hdr.Name != "." {
 			return fail(dns.RcodeFormatError)
 		}
@@ -242,6 +292,44 @@ func (s *Server) build(sn *snapshot, r *dns.Msg, client netip.Addr, tcp bool, sc
 
 	qs := querySource{client: client, subnet: subnet}
 	res := result{rcode: dns.RcodeSuccess}
+	// DNSSEC (RFC 4035 §3.1): signatures only for a DO query to a signed
+	// zone; AD is never set by an authoritative server.
+	var sg *zoneSigner
+	if opt != nil && opt.Do() {
+		sg = sn.signer
+	}
+	signFailed := false
+	add := func(sec *[]dns.RR, set []dns.RR, slot *sigSlot) {
+		*sec = append(*sec, set...)
+		if sg == nil || slot == nil || len(set) == 0 {
+			return
+		}
+		sig, err := sg.sign(slot, set)
+		if err != nil {
+			s.log.Error("DNSSEC signing failed", "err", err)
+			signFailed = true
+			return
+		}
+		*sec = append(*sec, sig)
+	}
+	// deny adds the authority of a negative answer: the SOA and, when
+	// signing, the compact denial NSEC of RFC 9824 for name.
+	deny := func(name string, types []uint16) {
+		add(&m.Ns, z.negSOA, &z.negSOASig)
+		if sg == nil {
+			return
+		}
+		ttl := z.negSOA[0].Header().Ttl
+		nsec := denialNSEC(name, ttl, types)
+		add(&m.Ns, []dns.RR{nsec}, sg.dynamicSlot(dynKey{name: name, rtype: dns.TypeNSEC, bits: typesKey(types)}))
+	}
+	defer func() {
+		if signFailed {
+			// Never hand out an answer a validator would reject as bogus.
+			m.Answer, m.Ns, m.Extra = m.Answer[:0], m.Ns[:0], m.Extra[:1]
+			m.Rcode = dns.RcodeServerFailure
+		}
+	}()
 	for hop := 0; ; hop++ {
 		node, cut := z.lookup(name)
 		if cut != "" && !(q.Qtype == dns.TypeDS && cut == name) {
@@ -250,6 +338,12 @@ func (s *Server) build(sn *snapshot, r *dns.Msg, client netip.Addr, tcp bool, sc
 				m.Authoritative = false
 			}
 			m.Ns = append(m.Ns, z.nodes[cut].rrsets[dns.TypeNS]...)
+			if sg != nil {
+				// An insecure delegation: prove there is no DS (RFC 4035
+				// §3.1.4).
+				nsec := denialNSEC(cut, z.negSOA[0].Header().Ttl, []uint16{dns.TypeNS, dns.TypeRRSIG, dns.TypeNSEC})
+				add(&m.Ns, []dns.RR{nsec}, sg.dynamicSlot(dynKey{name: cut, rtype: dns.TypeNSEC, bits: "cut"}))
+			}
 			for _, rr := range z.nodes[cut].rrsets[dns.TypeNS] {
 				if glue := z.nodes[canonical(rr.(*dns.NS).Ns)]; glue != nil {
 					m.Extra = append(m.Extra, glue.rrsets[dns.TypeA]...)
@@ -259,6 +353,12 @@ func (s *Server) build(sn *snapshot, r *dns.Msg, client netip.Addr, tcp bool, sc
 			return res
 		}
 		if node == nil {
+			if sg != nil {
+				// RFC 9824: NXDOMAIN is answered as NODATA whose NSEC
+				// says NXNAME, so no zone walking and online signing.
+				deny(name, []uint16{dns.TypeRRSIG, dns.TypeNSEC, nxname})
+				return res
+			}
 			// RFC 6604: the rcode describes the last name of the chain.
 			res.rcode = dns.RcodeNameError
 			m.Rcode = dns.RcodeNameError
@@ -266,24 +366,32 @@ func (s *Server) build(sn *snapshot, r *dns.Msg, client netip.Addr, tcp bool, sc
 			return res
 		}
 		if q.Qtype == dns.TypeANY && (node.geo >= 0 || len(node.rrsets) > 0) {
-			m.Answer = append(m.Answer, s.anyAnswer(sn, name, node))
+			if cn := node.rrsets[dns.TypeCNAME]; len(cn) > 0 {
+				add(&m.Answer, cn, node.sigs[dns.TypeCNAME])
+				return res
+			}
+			var slot *sigSlot
+			if sg != nil {
+				slot = sg.dynamicSlot(dynKey{name: name, rtype: dns.TypeHINFO})
+			}
+			add(&m.Answer, []dns.RR{s.anyAnswer(sn, name)}, slot)
 			return res
 		}
 		if node.geo >= 0 && (q.Qtype == dns.TypeA || q.Qtype == dns.TypeAAAA) {
-			rrs, pop, scope := s.geoAnswer(sn, node.geo, q.Qtype, &qs)
+			rrs, slot, pop, scope := s.geoAnswer(sn, node.geo, q.Qtype, &qs)
 			res.pop = pop
 			if ecs != nil {
 				sc.ecs.SourceScope = scope
 			}
 			if len(rrs) == 0 {
-				m.Ns = append(m.Ns, z.negSOA...)
+				deny(name, sn.nodeTypes(name, node))
 				return res
 			}
-			m.Answer = append(m.Answer, rrs...)
+			add(&m.Answer, rrs, slot)
 			return res
 		}
 		if set := node.rrsets[q.Qtype]; len(set) > 0 {
-			m.Answer = append(m.Answer, set...)
+			add(&m.Answer, set, node.sigs[q.Qtype])
 			if q.Qtype == dns.TypeNS {
 				for _, rr := range set {
 					if glue := z.nodes[canonical(rr.(*dns.NS).Ns)]; glue != nil {
@@ -297,7 +405,7 @@ func (s *Server) build(sn *snapshot, r *dns.Msg, client netip.Addr, tcp bool, sc
 		if cn := node.rrsets[dns.TypeCNAME]; len(cn) > 0 {
 			// RFC 1034 §3.6.2 / §4.3.2: answer the CNAME and follow it
 			// while the target is inside the zone.
-			m.Answer = append(m.Answer, cn[0])
+			add(&m.Answer, cn[:1], node.sigs[dns.TypeCNAME])
 			target := canonical(cn[0].(*dns.CNAME).Target)
 			if !z.inZone(target) || hop+1 >= maxChase {
 				return res
@@ -306,17 +414,14 @@ func (s *Server) build(sn *snapshot, r *dns.Msg, client netip.Addr, tcp bool, sc
 			continue
 		}
 		// The name exists without this type: NODATA (RFC 2308 §2.2).
-		m.Ns = append(m.Ns, z.negSOA...)
+		deny(name, sn.nodeTypes(name, node))
 		return res
 	}
 }
 
-// anyAnswer is the RFC 8482 §4.2 minimal answer to an ANY query: the CNAME
-// when the name has one, else a synthesized HINFO.
-func (s *Server) anyAnswer(sn *snapshot, name string, node *zoneNode) dns.RR {
-	if cn := node.rrsets[dns.TypeCNAME]; len(cn) > 0 {
-		return cn[0]
-	}
+// anyAnswer is the RFC 8482 §4.2 minimal answer to an ANY query at a
+// name without a CNAME: a synthesized HINFO.
+func (s *Server) anyAnswer(sn *snapshot, name string) dns.RR {
 	return &dns.HINFO{
 		Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: uint32(sn.cfg.TTL.Seconds())},
 		Cpu: "RFC8482",

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +18,9 @@ type EdgeHealth struct {
 	Edge    string
 	URL     string // empty: not probed, always healthy
 	Healthy bool
+	// Probed is false until the first probe result: such an edge is not
+	// served unless no edge of its PoP has been probed yet.
+	Probed bool
 	// Successes and Failures count consecutive probe results.
 	Successes, Failures int
 	LastCheck           time.Time // zero before the first probe
@@ -28,6 +33,7 @@ type EdgeHealth struct {
 type edgeState struct {
 	pop, name, url string
 	healthy        atomic.Bool // read by queries through rebuilt answers
+	probed         atomic.Bool // a first probe result came in
 
 	mu        sync.Mutex // guards the fields below
 	successes int
@@ -36,16 +42,41 @@ type edgeState struct {
 	lastErr   string
 }
 
-func (e *edgeState) up() bool { return e.url == "" || e.healthy.Load() }
+// up: not probed, or probed and healthy.
+func (e *edgeState) up() bool { return e.url == "" || e.probed.Load() && e.healthy.Load() }
 
-func edgeKey(pop string, e Edge) string { return pop + "\x00" + e.Name + "\x00" + e.HealthURL }
+// unknown: probed but without a result yet.
+func (e *edgeState) unknown() bool { return e.url != "" && !e.probed.Load() }
+
+func edgeKey(pop string, e Edge) string { return pop + "\x00" + e.Name + "\x00" + probeTarget(e) }
+
+// probeTarget is what an edge's probe checks: its health URL, tcp://
+// host:port for a TCP connect check, or "" for none.
+func probeTarget(e Edge) string {
+	if e.HealthURL == "" && e.HealthAddr != "" {
+		return "tcp://" + e.HealthAddr
+	}
+	return e.HealthURL
+}
 
 // record applies one probe result with the rise and fall thresholds and
-// reports whether the edge changed state. Edges start healthy.
+// reports whether the edge changed state. Edges start unknown: the first
+// result decides at once, later ones need rise or fall in a row.
 func (e *edgeState) record(err error, at time.Time, rise, fall int) (changed bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.lastCheck = at
+	if !e.probed.Load() {
+		if err == nil {
+			e.successes, e.failures = 1, 0
+		} else {
+			e.successes, e.failures = 0, 1
+			e.lastErr = err.Error()
+		}
+		e.healthy.Store(err == nil)
+		e.probed.Store(true)
+		return true
+	}
 	up := e.healthy.Load()
 	if err == nil {
 		e.successes++
@@ -70,15 +101,25 @@ func (e *edgeState) status() EdgeHealth {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return EdgeHealth{
-		PoP: e.pop, Edge: e.name, URL: e.url, Healthy: e.up(),
+		PoP: e.pop, Edge: e.name, URL: e.url, Healthy: e.up(), Probed: e.url == "" || e.probed.Load(),
 		Successes: e.successes, Failures: e.failures, LastCheck: e.lastCheck, LastError: e.lastErr,
 	}
 }
 
-// probe GETs url and expects a 2xx status within timeout.
+// probe GETs url and expects a 2xx status within timeout; a tcp:// target
+// must accept a TCP connection within timeout.
 func probe(ctx context.Context, client *http.Client, url string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if addr, ok := strings.CutPrefix(url, "tcp://"); ok {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return fmt.Errorf("health check: %w", err)
+		}
+		c.Close()
+		return nil
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return fmt.Errorf("health check %s: %w", url, err)

@@ -177,13 +177,16 @@ func TestHealthProbeFailures(t *testing.T) {
 // TestRiseFall is the state machine of one edge.
 func TestRiseFall(t *testing.T) {
 	e := &edgeState{url: "http://x"}
-	e.healthy.Store(true)
+	if e.up() || !e.unknown() {
+		t.Fatal("a new edge is up or known before its first probe")
+	}
 	fail := errTest("down")
 	steps := []struct {
 		err         error
 		wantUp      bool
 		wantChanged bool
 	}{
+		{nil, true, true}, // the first result decides at once
 		{nil, true, false},
 		{fail, true, false}, // one failure: still up (fall 2)
 		{nil, true, false},  // success resets the count
@@ -197,6 +200,9 @@ func TestRiseFall(t *testing.T) {
 	}
 	for i, st := range steps {
 		changed := e.record(st.err, fixedNow(), 2, 2)
+		if e.unknown() {
+			t.Fatalf("step %d: still unknown", i)
+		}
 		if e.up() != st.wantUp || changed != st.wantChanged {
 			t.Fatalf("step %d: up=%v changed=%v, want %v %v", i, e.up(), changed, st.wantUp, st.wantChanged)
 		}

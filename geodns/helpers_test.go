@@ -1,12 +1,14 @@
 package geodns
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,6 +21,7 @@ const testZone = "cdn.example.com."
 
 // sharedGeoIPDir finds the shared MaxMind test databases: $CDN_SHARED_DIR
 // /testdata/geoip, else ../shared/testdata/geoip beside the module root.
+// It returns "" when there are none; maxmindDB then builds stand-ins.
 func sharedGeoIPDir(t testing.TB) string {
 	t.Helper()
 	if d := os.Getenv("CDN_SHARED_DIR"); d != "" {
@@ -26,7 +29,7 @@ func sharedGeoIPDir(t testing.TB) string {
 		if _, err := os.Stat(p); err == nil {
 			return p
 		}
-		t.Skipf("CDN_SHARED_DIR=%s has no testdata/geoip", d)
+		return ""
 	}
 	dir, err := os.Getwd()
 	if err != nil {
@@ -36,7 +39,7 @@ func sharedGeoIPDir(t testing.TB) string {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
 			p := filepath.Join(dir, "..", "shared", "testdata", "geoip")
 			if _, err := os.Stat(p); err != nil {
-				t.Skipf("shared GeoIP test data not found at %s (set CDN_SHARED_DIR)", p)
+				return ""
 			}
 			return p
 		}
@@ -46,7 +49,67 @@ func sharedGeoIPDir(t testing.TB) string {
 		}
 		dir = parent
 	}
-	t.Skip("module root (go.mod) not found; set CDN_SHARED_DIR to locate the GeoIP test data")
+	return ""
+}
+
+// maxmindPlaces are the networks of MaxMind's test databases that the
+// tests use, with the same records (country, continent, coordinates), so
+// that a database built from them answers those addresses as MaxMind's.
+var maxmindPlaces = []place{
+	{network: "81.2.69.142/31", country: "GB", continent: "EU", lat: 51.5142, lon: -0.0931},
+	{network: "89.160.20.112/28", country: "SE", continent: "EU", lat: 58.4167, lon: 15.6167},
+	{network: "216.160.83.56/29", country: "US", continent: "NA", lat: 47.2513, lon: -122.3149},
+	{network: "2001:218::/32", country: "JP", continent: "AS", lat: 35.68536, lon: 139.75309},
+}
+
+// maxmindDB returns the path of MaxMind test database name from the
+// shared test data, or, when that is absent, of a database built here
+// with the same known addresses (maxmindPlaces): the City and Country
+// databases, an ASN database, and corrupt ones for the two broken files.
+func maxmindDB(t testing.TB, name string) string {
+	t.Helper()
+	if dir := sharedGeoIPDir(t); dir != "" {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	switch name {
+	case "GeoLite2-City-Test.mmdb", "GeoIP2-City-Test.mmdb":
+		return writeDB(t, name, strings.TrimSuffix(name, "-Test.mmdb"), maxmindPlaces...)
+	case "GeoLite2-Country-Test.mmdb":
+		places := slices.Clone(maxmindPlaces)
+		for i := range places {
+			places[i].noCoords = true
+		}
+		return writeDB(t, name, "GeoLite2-Country", places...)
+	case "GeoLite2-ASN-Test.mmdb":
+		return writeDB(t, name, "GeoLite2-ASN", maxmindPlaces...)
+	case "GeoIP2-City-Test-Invalid-Node-Count.mmdb", "GeoIP2-City-Test-Broken-Double-Format.mmdb":
+		// A City database with its search tree (or its data section)
+		// overwritten: Verify must refuse it.
+		p := writeDB(t, name, "GeoIP2-City", maxmindPlaces...)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sep := bytes.Index(b, make([]byte, 16)) // tree | 16 zero bytes | data
+		if sep < 0 {
+			t.Fatalf("%s: no data section separator", p)
+		}
+		lo, hi := sep/2, sep // the deeper half of the tree
+		if strings.Contains(name, "Double") {
+			lo, hi = sep+16, sep+16+64
+		}
+		for i := lo; i < hi && i < len(b); i++ {
+			b[i] = 0xFF
+		}
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	t.Fatalf("no stand-in for MaxMind test database %s", name)
 	return ""
 }
 
@@ -62,8 +125,16 @@ type place struct {
 // its path.
 func writeCityDB(t testing.TB, places ...place) string {
 	t.Helper()
+	return writeDB(t, "city.mmdb", "GeoLite2-City", places...)
+}
+
+// writeDB writes a database of type kind holding places to file name in
+// a temporary folder. An ASN kind gets ASN records instead of places.
+func writeDB(t testing.TB, name, kind string, places ...place) string {
+	t.Helper()
 	tree, err := mmdbwriter.New(mmdbwriter.Options{
-		DatabaseType:            "GeoLite2-City",
+		DatabaseType:            kind,
+		Description:             map[string]string{"en": "geodns test database"},
 		IncludeReservedNetworks: true,
 		RecordSize:              24,
 	})
@@ -79,14 +150,16 @@ func writeCityDB(t testing.TB, places ...place) string {
 			"country":   mmdbtype.Map{"iso_code": mmdbtype.String(p.country)},
 			"continent": mmdbtype.Map{"code": mmdbtype.String(p.continent)},
 		}
-		if !p.noCoords {
+		if strings.Contains(kind, "ASN") {
+			rec = mmdbtype.Map{"autonomous_system_number": mmdbtype.Uint32(64500)}
+		} else if !p.noCoords {
 			rec["location"] = mmdbtype.Map{"latitude": mmdbtype.Float64(p.lat), "longitude": mmdbtype.Float64(p.lon)}
 		}
 		if err := tree.Insert(n, rec); err != nil {
 			t.Fatalf("insert %s: %v", p.network, err)
 		}
 	}
-	path := filepath.Join(t.TempDir(), "city.mmdb")
+	path := filepath.Join(t.TempDir(), name)
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)

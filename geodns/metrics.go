@@ -18,6 +18,7 @@ type metrics struct {
 	cacheMisses   prometheus.Counter
 	allDown       prometheus.Counter
 	malformed     prometheus.Counter
+	dropped       *prometheus.CounterVec
 	reloads       *prometheus.CounterVec
 
 	mu      sync.RWMutex
@@ -58,6 +59,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "geodns_malformed_queries_total",
 			Help: "Packets that did not parse as DNS messages.",
 		}),
+		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "geodns_dropped_packets_total",
+			Help: "Packets dropped without an answer, by reason (response: QR set; opcode: unassigned opcode; short: shorter than a header; tcp_limit: a TCP connection over the limit of 1024 open ones).",
+		}, []string{"reason"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "geodns_reloads_total",
 			Help: "Configuration reloads by result (ok, error).",
@@ -67,7 +72,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.queries, m.geoipFailures, m.edgeUp, cache, m.allDown, m.malformed, m.reloads} {
+	for _, c := range []prometheus.Collector{m.queries, m.geoipFailures, m.edgeUp, cache, m.allDown, m.malformed, m.dropped, m.reloads} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register geodns metrics: %w", err)
 		}
@@ -126,6 +131,11 @@ func qtypeLabel(t uint16) string {
 }
 
 func rcodeLabel(rcode int) string {
+	if rcode == dns.RcodeBadVers {
+		// 16 is BADVERS in an OPT and BADSIG in a TSIG (RFC 6891 §9,
+		// RFC 8945); the table says BADSIG, and we never sign with TSIG.
+		return "BADVERS"
+	}
 	if s, ok := dns.RcodeToString[rcode]; ok {
 		return s
 	}

@@ -24,7 +24,8 @@ type popState struct {
 	edges []*edgeState // parallel to PoP.Edges
 	// all holds, per geo name and family, an RRset of every edge address:
 	// the answer when no edge anywhere is healthy.
-	all [][2][]dns.RR
+	all     [][2][]dns.RR
+	allSigs [][2]*sigSlot // the signatures of all
 	// answers is rebuilt by the health checker under Server.mu.
 	answers atomic.Pointer[popAnswers]
 }
@@ -35,7 +36,8 @@ type popAnswers struct {
 	// rot[geo][family] lists every rotation of the healthy addresses, each
 	// at most MaxAnswers long, so an answer is one index and no copying.
 	rot  [][2][][]dns.RR
-	next atomic.Uint64 // round-robin position
+	sigs [][2][]*sigSlot // parallel to rot: one signature per rotation
+	next atomic.Uint64   // round-robin position
 }
 
 // addrRR is an A or AAAA record for addr.
@@ -58,6 +60,10 @@ func family(a netip.Addr) int {
 func (p *popState) buildAll(geoNames []string, ttl time.Duration) {
 	secs := uint32(ttl / time.Second)
 	p.all = make([][2][]dns.RR, len(geoNames))
+	p.allSigs = make([][2]*sigSlot, len(geoNames))
+	for g := range p.allSigs {
+		p.allSigs[g] = [2]*sigSlot{{}, {}}
+	}
 	for g, name := range geoNames {
 		for _, e := range p.Edges {
 			for _, a := range e.Addrs {
@@ -71,7 +77,7 @@ func (p *popState) buildAll(geoNames []string, ttl time.Duration) {
 // buildAnswers returns the answer sets for the edges up reports healthy.
 func (p *popState) buildAnswers(geoNames []string, ttl time.Duration, maxAnswers int, up func(i int) bool) *popAnswers {
 	secs := uint32(ttl / time.Second)
-	pa := &popAnswers{rot: make([][2][][]dns.RR, len(geoNames))}
+	pa := &popAnswers{rot: make([][2][][]dns.RR, len(geoNames)), sigs: make([][2][]*sigSlot, len(geoNames))}
 	var addrs [2][]netip.Addr
 	for i, e := range p.Edges {
 		if !up(i) {
@@ -109,6 +115,10 @@ func (p *popState) buildAnswers(geoNames []string, ttl time.Duration, maxAnswers
 				rots[start] = r
 			}
 			pa.rot[g][f] = rots
+			pa.sigs[g][f] = make([]*sigSlot, len(rots))
+			for i := range rots {
+				pa.sigs[g][f][i] = &sigSlot{}
+			}
 		}
 	}
 	return pa

@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"strconv"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -90,7 +88,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 // load builds a snapshot for cfg: defaults, GeoIP database, zone, PoPs
 // with the health state of edges it already knows.
 func (s *Server) load(cfg Config) (*snapshot, error) {
-	c := cfg.withDefaults(s.now())
+	c := cfg.withDefaults()
 	var db *geoDB
 	if c.GeoIPPath != "" {
 		var err error
@@ -98,16 +96,24 @@ func (s *Server) load(cfg Config) (*snapshot, error) {
 			return nil, err
 		}
 	}
+	var key *zoneKey
+	if c.DNSSEC.KeyFile != "" {
+		var err error
+		if key, err = loadZoneKey(c.Zone, c.DNSSEC); err != nil {
+			return nil, err
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	live := map[string]*edgeState{}
-	sn, err := buildSnapshot(c, db, func(pop, edge int) *edgeState {
+	sn, err := buildSnapshot(c, db, key, s.now, func(pop, edge int) *edgeState {
 		p := c.PoPs[pop]
 		k := edgeKey(p.Name, p.Edges[edge])
 		st, ok := s.states[k]
 		if !ok {
-			st = &edgeState{pop: p.Name, name: p.Edges[edge].Name, url: p.Edges[edge].HealthURL}
-			st.healthy.Store(true)
+			// Unknown until probed: not served while its PoP has a
+			// probed edge (see refreshAnswers).
+			st = &edgeState{pop: p.Name, name: p.Edges[edge].Name, url: probeTarget(p.Edges[edge])}
 		}
 		live[k] = st
 		return st
@@ -149,6 +155,18 @@ func (s *Server) Reload(cfg Config) error {
 	return nil
 }
 
+// ReloadWith is Reload with the configuration from load, so that a
+// failure to read it (a broken cluster file) is counted and logged like
+// an invalid configuration. On error the running configuration stays.
+func (s *Server) ReloadWith(load func() (Config, error)) error {
+	cfg, err := load()
+	if err != nil {
+		s.metrics.reloads.WithLabelValues("error").Inc()
+		return fmt.Errorf("reload geodns config: %w", err)
+	}
+	return s.Reload(cfg)
+}
+
 // Ready is closed once ListenAndServe is listening; Addr is then valid.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
@@ -160,38 +178,6 @@ func (s *Server) Addr() string {
 	return ""
 }
 
-// bindAttempts bounds the search for a port free for both UDP and TCP
-// when addr asks for any port.
-const bindAttempts = 20
-
-// listen binds UDP and TCP to the same address. With port 0 the UDP port
-// is chosen first and TCP must get the same one; a few tries cover the
-// rare case where another program holds that TCP port.
-func listen(addr string) (net.PacketConn, net.Listener, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, nil, fmt.Errorf("listen on %q: %w", addr, err)
-	}
-	var lastErr error
-	for range bindAttempts {
-		pc, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			return nil, nil, fmt.Errorf("listen udp %s: %w", addr, err)
-		}
-		p := pc.LocalAddr().(*net.UDPAddr).Port
-		ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p)))
-		if err == nil {
-			return pc, ln, nil
-		}
-		pc.Close()
-		lastErr = err
-		if port != "0" && port != "" {
-			break
-		}
-	}
-	return nil, nil, fmt.Errorf("listen tcp %s: %w", addr, lastErr)
-}
-
 // ListenAndServe answers queries over UDP and TCP on addr (host:port; port
 // 0 picks one, see Addr) and probes edge health, until ctx is done. It then
 // stops the listeners, lets queries in flight finish, and returns nil. It
@@ -200,62 +186,34 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 	if !s.serving.CompareAndSwap(false, true) {
 		return errors.New("geodns: ListenAndServe called twice")
 	}
-	pc, ln, err := listen(addr)
+	l, err := listen(addr, runtime.GOMAXPROCS(0))
 	if err != nil {
 		return err
 	}
-	accept := func(dns.Header) dns.MsgAcceptAction { return dns.MsgAccept } // build() judges
-	invalid := func([]byte, error) { s.metrics.malformed.Inc() }
-	udp := &dns.Server{PacketConn: pc, Handler: s, UDPSize: 4096, MsgAcceptFunc: accept, MsgInvalidFunc: invalid}
-	tcp := &dns.Server{Listener: ln, Handler: s, MsgAcceptFunc: accept, MsgInvalidFunc: invalid,
-		ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second,
-		IdleTimeout: func() time.Duration { return 10 * time.Second }}
-
-	bound := ln.Addr().String()
+	bound := l.tcp.Addr().String()
 	s.addr.Store(&bound)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errc := make(chan error, 2)
 	var wg sync.WaitGroup
-	for _, srv := range []*dns.Server{udp, tcp} {
-		started := make(chan struct{})
-		srv.NotifyStartedFunc = func() { close(started) }
-		wg.Go(func() {
-			if err := srv.ActivateAndServe(); err != nil {
-				errc <- err
-			}
-		})
-		select {
-		case <-started:
-		case err := <-errc:
-			cancel()
-			wg.Wait()
-			pc.Close()
-			ln.Close()
-			return fmt.Errorf("serve DNS on %s: %w", bound, err)
-		}
+	for _, pc := range l.udp {
+		wg.Go(func() { s.serveUDP(ctx, pc) })
 	}
+	tcp := newTCPServer(s, l.tcp)
+	wg.Go(func() { tcp.serve(ctx) })
 	wg.Go(func() { s.runHealth(ctx) })
 	close(s.ready)
-	s.log.Info("geodns listening", "addr", bound, "zone", s.snap.Load().cfg.Zone)
+	s.log.Info("geodns listening", "addr", bound, "udp_sockets", len(l.udp), "zone", s.snap.Load().cfg.Zone)
 
-	var serveErr error
-	select {
-	case <-ctx.Done():
-	case serveErr = <-errc:
-		cancel()
+	<-ctx.Done()
+	// Wake the readers; each finishes the batch it holds, then returns.
+	for _, pc := range l.udp {
+		_ = pc.SetReadDeadline(time.Now())
 	}
-	shutdownCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer stop()
-	for _, srv := range []*dns.Server{udp, tcp} {
-		if err := srv.ShutdownContext(shutdownCtx); err != nil {
-			s.log.Warn("geodns shutdown", "err", err)
-		}
-	}
+	tcp.shutdown()
 	wg.Wait()
-	if serveErr != nil {
-		return fmt.Errorf("serve DNS on %s: %w", bound, serveErr)
+	for _, pc := range l.udp {
+		pc.Close()
 	}
 	return nil
 }

@@ -12,22 +12,24 @@ import (
 // name below them exists (empty non-terminals, RFC 8020) have no data.
 type zoneNode struct {
 	rrsets map[uint16][]dns.RR
-	geo    int  // index into snapshot.geoNames, or -1
-	cut    bool // a delegation point: NS records below the apex
+	sigs   map[uint16]*sigSlot // one per RRset, when the zone is signed
+	geo    int                 // index into snapshot.geoNames, or -1
+	cut    bool                // a delegation point: NS records below the apex
 }
 
 // zone is the immutable name tree of one configuration.
 type zone struct {
-	origin   string // canonical apex
-	nodes    map[string]*zoneNode
-	hasCuts  bool
-	soa      []dns.RR // the SOA RRset, for answers
-	negSOA   []dns.RR // the SOA with the negative TTL, for authority sections
-	geoNames []string
+	origin    string // canonical apex
+	nodes     map[string]*zoneNode
+	hasCuts   bool
+	soa       []dns.RR // the SOA RRset, for answers
+	negSOA    []dns.RR // the SOA with the negative TTL, for authority sections
+	negSOASig sigSlot
+	geoNames  []string
 }
 
 // buildZone assembles the name tree from a defaulted, validated config.
-func buildZone(c Config) (*zone, error) {
+func buildZone(c Config, key *zoneKey) (*zone, error) {
 	z := &zone{origin: c.Zone, nodes: map[string]*zoneNode{}, geoNames: c.GeoNames}
 	secs := func(d time.Duration) uint32 { return uint32(d / time.Second) }
 	soa := &dns.SOA{
@@ -71,10 +73,19 @@ func buildZone(c Config) (*zone, error) {
 		}
 		z.add(rr)
 	}
+	if key != nil {
+		k := *key.dnskey
+		k.Hdr.Name, k.Hdr.Ttl = c.Zone, secs(c.SOA.TTL)
+		z.add(&k)
+	}
 	for name, n := range z.nodes {
 		if name != z.origin && len(n.rrsets[dns.TypeNS]) > 0 {
 			n.cut = true
 			z.hasCuts = true
+		}
+		n.sigs = make(map[uint16]*sigSlot, len(n.rrsets))
+		for t := range n.rrsets {
+			n.sigs[t] = &sigSlot{}
 		}
 	}
 	return z, nil

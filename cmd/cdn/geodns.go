@@ -19,6 +19,9 @@ import (
 )
 
 func cmdGeoDNS(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "keygen" {
+		return cmdGeoDNSKeygen(args[1:], stdout, stderr)
+	}
 	fs := newFlagSet("geodns", "--config FILE --node NAME [flags]", stderr)
 	cfgPath := fs.String("config", "", "cluster file (YAML)")
 	node := fs.String("node", "", "this GeoDNS node's name in the cluster file")
@@ -78,10 +81,10 @@ func cmdGeoDNS(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			case <-ctx.Done():
 				return
 			case <-hup:
-				ngc, _, _, err := load()
-				if err == nil {
-					err = srv.Reload(ngc)
-				}
+				err := srv.ReloadWith(func() (geodns.Config, error) {
+					ngc, _, _, err := load()
+					return ngc, err
+				})
 				if err != nil {
 					logger.Error("reload failed; keeping the running configuration", "err", err)
 				} else {
@@ -102,4 +105,54 @@ func cmdGeoDNS(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return nil
 	}
 	return err
+}
+
+// cmdGeoDNSKeygen writes a DNSSEC key pair for the zone and prints the DS
+// record to give the registrar.
+func cmdGeoDNSKeygen(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("geodns keygen", "--config FILE | --zone ZONE --key FILE --private FILE", stderr)
+	cfgPath := fs.String("config", "", "cluster file: zone and geodns.dnssec.key/private from it")
+	zone := fs.String("zone", "", "zone (overrides the cluster file's)")
+	keyPath := fs.String("key", "", "public key file to write (overrides geodns.dnssec.key)")
+	privPath := fs.String("private", "", "private key file to write (overrides geodns.dnssec.private)")
+	force := fs.Bool("force", false, "overwrite existing key files")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *cfgPath != "" {
+		cl, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		if *zone == "" {
+			*zone = cl.Zone
+		}
+		if *keyPath == "" {
+			*keyPath = cl.GeoDNS.DNSSEC.Key
+		}
+		if *privPath == "" {
+			*privPath = cl.GeoDNS.DNSSEC.Private
+		}
+	}
+	if *zone == "" || *keyPath == "" || *privPath == "" {
+		return usageError{"need a zone and both key files (--config with geodns.dnssec, or --zone, --key and --private)"}
+	}
+	for _, p := range []string{*keyPath, *privPath} {
+		if _, err := os.Stat(p); err == nil && !*force {
+			return fmt.Errorf("key file %s exists; a new key needs a rollover (see geodns/README.md), or --force", p)
+		}
+	}
+	k, priv, ds, err := geodns.GenerateKey(*zone)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*privPath, []byte(priv), 0o600); err != nil {
+		return fmt.Errorf("write private key: %w", err)
+	}
+	pub := fmt.Sprintf("; DNSSEC key of %s, key tag %d, algorithm 13 (ECDSAP256SHA256)\n%s\n", k.Hdr.Name, k.KeyTag(), k.String())
+	if err := os.WriteFile(*keyPath, []byte(pub), 0o644); err != nil {
+		return fmt.Errorf("write public key: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s and %s (key tag %d)\nDS record for the parent zone (registrar):\n%s\n", *keyPath, *privPath, k.KeyTag(), ds.String())
+	return nil
 }
