@@ -45,6 +45,9 @@ type PoP struct {
 	// places at this PoP's location (simulation only), e.g. "127.1.0.0/16".
 	ClientNetwork string `json:"client_network,omitempty"`
 	Edges         []Node `json:"edges"`
+	// Balancers are the PoP's layer-4 balancers in front of its edges,
+	// if any; GeoDNS may answer with them instead of the edges.
+	Balancers []Node `json:"balancers,omitempty"`
 }
 
 // Location is a point on the globe in degrees.

@@ -117,7 +117,9 @@ func endpointsLayout(f *endpoints.File, p Proto) ([]region, map[netip.Addr]edgeI
 		if pfx, err := netip.ParsePrefix(pop.ClientNetwork); err == nil {
 			regions = append(regions, region{name: pop.Name, prefix: pfx.Masked()})
 		}
-		for _, e := range pop.Edges {
+		// Balancers are entry points of their PoP like its edges: GeoDNS
+		// answers with them when the cluster puts them in front.
+		for _, e := range append(append([]endpoints.Node(nil), pop.Edges...), pop.Balancers...) {
 			if a, err := netip.ParseAddr(e.Address); err == nil {
 				a = a.Unmap()
 				if _, dup := edges[a]; !dup {

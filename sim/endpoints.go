@@ -48,6 +48,11 @@ func EndpointsFor(cl *config.Cluster, regions []Region, token, originURL string)
 		for _, e := range p.Edges {
 			pop.Edges = append(pop.Edges, node(e))
 		}
+		for _, b := range p.Balancers {
+			bn := node(b)
+			bn.AdminURL = "" // balancers of the simulation have no admin listener
+			pop.Balancers = append(pop.Balancers, bn)
+		}
 		f.PoPs = append(f.PoPs, pop)
 	}
 	if len(f.PoPs) > 0 && len(f.PoPs[0].Edges) > 0 {

@@ -30,6 +30,10 @@ type Options struct {
 	// TLS turns on HTTPS and HTTP/3 for the default topology, with
 	// certificates from a development CA made in WorkDir/tls.
 	TLS bool
+	// L4 puts two layer-4 balancers (cdn l4) in front of each PoP's edges
+	// in the default topology, with PROXY protocol toward the edges, and
+	// GeoDNS answers with the balancers' addresses.
+	L4 bool
 	// HTTPSPort is the edges' HTTPS (and HTTP/3) port with TLS. Default 8443.
 	HTTPSPort int
 	// NATSPort is the embedded purge bus's port in the default topology.

@@ -34,6 +34,7 @@ import (
 	"github.com/selfcdn/cdn/edge"
 	"github.com/selfcdn/cdn/endpoints"
 	"github.com/selfcdn/cdn/geodns"
+	"github.com/selfcdn/cdn/l4"
 	"github.com/selfcdn/cdn/origin"
 )
 
@@ -278,6 +279,12 @@ func (s *Sim) addNodes() {
 			add(&node{info: NodeInfo{Name: n.Name, Role: config.RoleEdge, PoP: p.Name, Address: n.Address, Listen: listens(n)}})
 		}
 	}
+	for _, p := range cl.PoPs {
+		for _, n := range p.Balancers {
+			add(&node{info: NodeInfo{Name: n.Name, Role: config.RoleBalancer, PoP: p.Name, Address: n.Address,
+				Listen: map[string]string{"http": hostPort(n.Address, cl.Ports.HTTP)}}})
+		}
+	}
 	for _, n := range cl.GeoDNS.Nodes {
 		add(&node{info: NodeInfo{Name: n.Name, Role: config.RoleGeoDNS, Address: n.Address,
 			Listen: map[string]string{"dns": hostPort(n.Address, cl.GeoDNS.Port), "admin": hostPort(n.Address, cl.GeoDNS.Admin)}}})
@@ -459,6 +466,8 @@ func (s *Sim) StartNode(name string) error {
 		ready, run, err = s.prepareEdge(n)
 	case config.RoleGeoDNS:
 		ready, run, err = s.prepareGeoDNS(n)
+	case config.RoleBalancer:
+		ready, run, err = s.prepareBalancer(n)
 	case RoleOrigin:
 		ready, run, err = s.prepareOrigin(n)
 	default:
@@ -553,6 +562,25 @@ func (s *Sim) prepareEdge(n *node) (<-chan struct{}, func(context.Context) error
 	}
 	n.edge = srv
 	return srv.Ready(), srv.Run, nil
+}
+
+// prepareBalancer builds a layer-4 balancer from the cluster file, as
+// `cdn l4 --config` does, and binds its listeners. Called with s.mu held.
+func (s *Sim) prepareBalancer(n *node) (<-chan struct{}, func(context.Context) error, error) {
+	cfg, _, err := l4.FromCluster(s.cl, n.info.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := l4.New(cfg, s.log.With("node", n.info.Name), s.registerer(n))
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := b.Start(); err != nil {
+		return nil, nil, err
+	}
+	ready := make(chan struct{})
+	close(ready)
+	return ready, b.Run, nil
 }
 
 // prepareGeoDNS builds a GeoDNS node from the cluster file, with an admin

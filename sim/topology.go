@@ -147,11 +147,26 @@ func DefaultCluster(opts Options) *config.Cluster {
 				Address: edgeAddr(i, j),
 			})
 		}
+		if opts.L4 {
+			for j := range 2 {
+				pop.Balancers = append(pop.Balancers, config.Node{
+					Name:    fmt.Sprintf("l4-%s-%d", p.name, j+1),
+					Address: balancerAddr(i, j),
+				})
+			}
+		}
 		cl.PoPs = append(cl.PoPs, pop)
+	}
+	if opts.L4 {
+		cl.GeoDNS.Answer = "balancers"
 	}
 	cl.ApplyDefaults()
 	return cl
 }
+
+// balancerAddr is the address of balancer j (from 0) of PoP i (from 0):
+// 127.0.i+1.101+j.
+func balancerAddr(i, j int) string { return fmt.Sprintf("127.0.%d.%d", i+1, 101+j) }
 
 // DefaultRegions returns the client regions of the default topology:
 // 127.1.0.0/16 in Ashburn (us-east), 127.2.0.0/16 in Frankfurt

@@ -66,7 +66,7 @@ func cmdL4(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		var addr string
-		cfg, addr, err = l4FromCluster(cl, *node)
+		cfg, addr, err = l4.FromCluster(cl, *node)
 		if err != nil {
 			return err
 		}
@@ -78,7 +78,7 @@ func cmdL4(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return nil, err
 			}
-			c, _, err := l4FromCluster(cl, *node)
+			c, _, err := l4.FromCluster(cl, *node)
 			return c.Backends, err
 		}
 	default:
@@ -173,58 +173,6 @@ func cmdL4(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintln(stdout, line)
 	return b.Run(ctx)
-}
-
-// l4FromCluster builds the balancer named node from the cluster file: it
-// listens on the node's address on every l4 port and sends flows to the
-// same PoP's edges. It also returns the node's address.
-func l4FromCluster(cl *config.Cluster, node string) (l4.Config, string, error) {
-	info, err := cl.FindNode(node)
-	if err != nil {
-		return l4.Config{}, "", err
-	}
-	if info.Role != config.RoleBalancer {
-		return l4.Config{}, "", fmt.Errorf("node %q is a %s, not one of pops[].balancers", node, info.Role)
-	}
-	s := cl.L4
-	cfg := l4.Config{
-		SourceAddr:         info.Address,
-		ProxyProtocol:      s.ProxyProtocol,
-		TableSize:          s.TableSize,
-		ConnectTimeout:     s.ConnectTimeout.D(),
-		TCPIdleTimeout:     s.Conntrack.TCPIdle.D(),
-		UDPIdleTimeout:     s.Conntrack.UDPIdle.D(),
-		ConntrackSize:      s.Conntrack.Size,
-		MaxConnsPerBackend: s.Limits.MaxConnsPerBackend,
-		MaxConnsPerClient:  s.Limits.MaxConnsPerClient,
-		DrainTimeout:       s.DrainTimeout.D(),
-		ShutdownTimeout:    s.ShutdownTimeout.D(),
-		Health: l4.HealthConfig{Type: s.Health.Type, Path: s.Health.Path, Interval: s.Health.Interval.D(),
-			Timeout: s.Health.Timeout.D(), Rise: s.Health.Rise, Fall: s.Health.Fall},
-	}
-	cfg.Passive.MaxFails = s.Passive.MaxFails
-	cfg.Passive.CoolDown = s.Passive.CoolDown.D()
-	firstTCP := 0
-	for _, p := range s.Ports {
-		cfg.Listeners = append(cfg.Listeners, l4.ListenerConfig{
-			Network: p.Protocol, Addr: net.JoinHostPort(info.Address, strconv.Itoa(p.Port)),
-			Service: strconv.Itoa(p.Port), BackendPort: p.BackendPort,
-		})
-		if p.Protocol == "tcp" && firstTCP == 0 {
-			firstTCP = p.BackendPort
-		}
-	}
-	if firstTCP == 0 {
-		firstTCP = cl.Ports.HTTP
-	}
-	for _, e := range info.PoP.Edges {
-		addr := net.JoinHostPort(e.Address, strconv.Itoa(firstTCP))
-		cfg.Backends = append(cfg.Backends, l4.BackendConfig{
-			Name: e.Name, Addr: addr, UDPAddr: addr,
-			HealthAddr: net.JoinHostPort(e.Address, strconv.Itoa(cl.Ports.Admin)),
-		})
-	}
-	return cfg, info.Address, nil
 }
 
 // l4Admin serves /metrics, /healthz, /status (the backends as JSON) and

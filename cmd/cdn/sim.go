@@ -34,6 +34,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	httpsPort := fs.Int("https-port", 8443, "HTTPS and HTTP/3 port of every edge, with --tls")
 	latency := fs.Duration("latency", 0, "added round-trip time per 1000 km on edge→shield and →origin links, e.g. 20ms (0: none)")
 	accessLog := fs.Bool("access-log", false, "log every request of every edge and shield")
+	withL4 := fs.Bool("l4", false, "put two layer-4 balancers (cdn l4) in front of each PoP's edges; GeoDNS answers with them (default topology)")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -41,7 +42,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *cfgPath != "" {
-		for _, f := range []string{"http-port", "admin-port", "dns-port", "nats-port", "print-config", "tls", "https-port"} {
+		for _, f := range []string{"http-port", "admin-port", "dns-port", "nats-port", "print-config", "tls", "https-port", "l4"} {
 			if set[f] {
 				return usageError{fmt.Sprintf("--%s applies to the default topology; with --config the cluster file sets it", f)}
 			}
@@ -59,6 +60,7 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		DNSPort:       *dnsPort,
 		NATSPort:      *natsPort,
 		TLS:           *withTLS,
+		L4:            *withL4,
 		HTTPSPort:     *httpsPort,
 		WorkDir:       *workDir,
 		EndpointsFile: *endpointsPath,
