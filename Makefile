@@ -72,7 +72,7 @@ deps-test:
 		done; \
 		if [ -n "$$missing" ]; then \
 			echo "installing:$$missing"; \
-			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null 2>&1) \
 				|| echo "warning: could not install$$missing; tests that need them will skip"; \
 		fi; \
 	fi
