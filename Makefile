@@ -60,6 +60,23 @@ test-stress: deps-test
 	echo "stress: $$ok of $(STRESS_N) runs passed$${failed:+ (failed:$$failed)} in $$(( $$(date +%s) - start ))s"; \
 	[ $$ok = $(STRESS_N) ]
 
+## deps-test: Debian packages that tests drive (fault injection with
+## nftables, curl and dig as clients, stress-ng for the load of test-stress).
+## Installed quietly when root with apt-get, skipped otherwise; the tests
+## that need a package skip with a message naming it.
+deps-test:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		missing=""; \
+		for p in nftables:nft curl:curl dnsutils:dig stress-ng:stress-ng; do \
+			command -v $${p#*:} >/dev/null || missing="$$missing $${p%%:*}"; \
+		done; \
+		if [ -n "$$missing" ]; then \
+			echo "installing:$$missing"; \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null 2>&1) \
+				|| echo "warning: could not install$$missing; tests that need them will skip"; \
+		fi; \
+	fi
+
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 

@@ -49,7 +49,7 @@ func hostGet(client *http.Client, url string) (result, error) {
 // cold object make exactly one origin request (invariant 4).
 func TestCollapsingAcrossTiers(t *testing.T) {
 	o := startOrigin(t)
-	edges, _ := tiers(t, o, 3, 2)
+	edges, shields := tiers(t, o, 3, 2)
 	p := uniq(t)
 	path := p + "?size=100000&delay=300&cc=max-age%3D600"
 	const clients = 200
@@ -77,7 +77,23 @@ func TestCollapsingAcrossTiers(t *testing.T) {
 		checkDigest(t, results[i])
 	}
 	if c := o.count(p); c != 1 {
-		t.Fatalf("origin saw %d requests for %d clients on 3 edges, want 1", c, clients)
+		// Say which tier let a second fetch through (an upstream error
+		// retried on the other shield, or an object not stored).
+		var why []string
+		for i, n := range append(edges, shields...) {
+			name := fmt.Sprintf("edge-%d", i+1)
+			if i >= len(edges) {
+				name = fmt.Sprintf("shield-%d", i-len(edges)+1)
+			}
+			admin := "http://" + n.Addr("admin").String()
+			for _, m := range []string{"cdn_upstream_errors_total", "cdn_cache_not_stored_total", "cdn_collapsed_requests_total"} {
+				v, err := metricValue(admin, m)
+				if err == nil && v > 0 {
+					why = append(why, fmt.Sprintf("%s %s=%v", name, m, v))
+				}
+			}
+		}
+		t.Fatalf("origin saw %d requests for %d clients on 3 edges, want 1 (%s)", c, clients, strings.Join(why, ", "))
 	}
 	cs := results[0].cacheStatus()
 	if !strings.Contains(cs, "shield-") || !strings.Contains(cs, "edge-") || strings.Index(cs, "shield-") > strings.Index(cs, "edge-") {

@@ -82,14 +82,20 @@ func defaultLastModified(name string, seedSetAt time.Time) time.Time {
 func (s *Server) serveGen(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(r.URL.Path, genPrefix)
 	h := w.Header()
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		h["Allow"] = []string{"GET, HEAD"}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+	default:
+		h["Allow"] = []string{genAllow}
 		s.finish(s.textError(w, http.StatusMethodNotAllowed, "method not allowed"))
 		return
 	}
 	p, err := parseGenParams(r.URL.RawQuery, s.maxSize)
 	if err != nil {
 		s.finish(s.textError(w, http.StatusBadRequest, err.Error()))
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		s.serveWrite(w, r, p)
 		return
 	}
 	seed, seedSetAt := s.seeds.lookup(name)
@@ -153,6 +159,54 @@ func (s *Server) serveGen(w http.ResponseWriter, r *http.Request) {
 		// without logging: the client sees a truncated response.
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// genAllow lists the methods /gen/ answers.
+const genAllow = "GET, HEAD, POST, PUT, PATCH, DELETE"
+
+// maxWriteBody bounds the request body of a write to /gen/.
+const maxWriteBody = 8 << 20
+
+// serveWrite answers an unsafe request (POST, PUT, PATCH, DELETE) to
+// /gen/: the body is read and dropped, and the answer has status= (default
+// 200) and the Location and Content-Location given by location= and
+// clocation=, so a cache's RFC 9111 §4.4 invalidation can be tested.
+func (s *Server) serveWrite(w http.ResponseWriter, r *http.Request, p genParams) {
+	n, err := io.Copy(io.Discard, io.LimitReader(r.Body, maxWriteBody+1))
+	if err != nil {
+		if r.Context().Err() != nil {
+			s.finish(result{})
+			return
+		}
+		s.finish(s.textError(w, http.StatusBadRequest, "read request body: "+err.Error()))
+		return
+	}
+	if n > maxWriteBody {
+		s.finish(s.textError(w, http.StatusRequestEntityTooLarge, "request body larger than 8 MiB"))
+		return
+	}
+	h := w.Header()
+	h["Date"] = []string{s.httpDate(s.now())}
+	if p.hasLocation {
+		h["Location"] = []string{p.location}
+	}
+	if p.hasCLocation {
+		h["Content-Location"] = []string{p.clocation}
+	}
+	if p.hasCC {
+		h["Cache-Control"] = []string{p.cc}
+	}
+	if noContent(p.status) {
+		w.WriteHeader(p.status)
+		s.finish(result{status: p.status})
+		return
+	}
+	body := strings.ToLower(r.Method) + " ok\n"
+	h["Content-Type"] = []string{"text/plain; charset=utf-8"}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(p.status)
+	m, _ := io.WriteString(w, body)
+	s.finish(result{status: p.status, bytes: int64(m)})
 }
 
 // textError sends a short plain-text error.

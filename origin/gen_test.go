@@ -166,12 +166,34 @@ func TestGenBadRequests(t *testing.T) {
 }
 
 func TestGenMethods(t *testing.T) {
-	_, ts := startServer(t, Config{})
-	for _, m := range []string{http.MethodPost, http.MethodPut, http.MethodDelete, "PURGE"} {
+	srv, ts := startServer(t, Config{})
+	for _, m := range []string{"PURGE", "BREW"} {
 		res, _ := fetch(t, m, ts.URL+"/gen/x")
-		if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != "GET, HEAD" {
-			t.Errorf("%s: status %d Allow %q, want 405 with Allow: GET, HEAD", m, res.StatusCode, res.Header.Get("Allow"))
+		if res.StatusCode != http.StatusMethodNotAllowed || res.Header.Get("Allow") != genAllow {
+			t.Errorf("%s: status %d Allow %q, want 405 with Allow: %s", m, res.StatusCode, res.Header.Get("Allow"), genAllow)
 		}
+	}
+	// Writes: status=, location= and clocation= shape the answer.
+	for _, tc := range []struct {
+		method, query  string
+		status         int
+		loc, cloc, rsp string
+	}{
+		{http.MethodPost, "", 200, "", "", "post ok\n"},
+		{http.MethodPut, "status=201&location=/gen/new", 201, "/gen/new", "", "put ok\n"},
+		{http.MethodPatch, "clocation=/gen/x%3Fv%3D2", 200, "", "/gen/x?v=2", "patch ok\n"},
+		{http.MethodDelete, "status=204", 204, "", "", ""},
+		{http.MethodPost, "status=201&location=http://other.example/a&clocation=/b", 201, "http://other.example/a", "/b", "post ok\n"},
+	} {
+		res, body := fetch(t, tc.method, ts.URL+"/gen/w?"+tc.query)
+		if res.StatusCode != tc.status || res.Header.Get("Location") != tc.loc ||
+			res.Header.Get("Content-Location") != tc.cloc || string(body) != tc.rsp {
+			t.Errorf("%s ?%s: %d Location %q Content-Location %q body %q", tc.method, tc.query, res.StatusCode,
+				res.Header.Get("Location"), res.Header.Get("Content-Location"), body)
+		}
+	}
+	if n := srv.Stats().Paths["/gen/w"]; n != 5 {
+		t.Errorf("stats count %d writes to /gen/w, want 5", n)
 	}
 	// HEAD: same fields as GET, Content-Length of the GET body, no body.
 	gr, _ := get(t, ts.URL+"/gen/h?size=12345&cc=max-age=9")

@@ -25,26 +25,30 @@ const (
 
 // genParams are the query parameters of one /gen request, parsed and checked.
 type genParams struct {
-	size        int64
-	cc          string // Cache-Control; "" means none
-	hasCC       bool
-	delay       time.Duration
-	status      int
-	vary        []string // canonical header names, "*" alone, or nil
-	tags        string   // Surrogate-Key value, space separated
-	lm          time.Time
-	hasLM       bool
-	cdncc       string
-	hasCDNCC    bool
-	expires     int64
-	hasExpires  bool
-	setCookie   string
-	hasCookie   bool
-	abort       int64 // -1: never abort
-	stall       int64 // -1: never stall
-	chunked     bool
-	contentType string
-	digest      bool
+	size         int64
+	cc           string // Cache-Control; "" means none
+	hasCC        bool
+	delay        time.Duration
+	status       int
+	vary         []string // canonical header names, "*" alone, or nil
+	tags         string   // Surrogate-Key value, space separated
+	lm           time.Time
+	hasLM        bool
+	cdncc        string
+	hasCDNCC     bool
+	expires      int64
+	hasExpires   bool
+	setCookie    string
+	hasCookie    bool
+	abort        int64  // -1: never abort
+	stall        int64  // -1: never stall
+	location     string // Location of a write's answer
+	hasLocation  bool
+	clocation    string // Content-Location of a write's answer
+	hasCLocation bool
+	chunked      bool
+	contentType  string
+	digest       bool
 }
 
 // parseGenParams parses a /gen query string. Unknown parameters are ignored,
@@ -171,6 +175,12 @@ func (p *genParams) set(k, v string, maxSize int64) error {
 		if p.abort < 0 {
 			return errNegative
 		}
+	case "location":
+		p.location, p.hasLocation = v, true
+		return checkValue(v)
+	case "clocation":
+		p.clocation, p.hasCLocation = v, true
+		return checkValue(v)
 	case "stall":
 		p.stall, err = strconv.ParseInt(v, 10, 64)
 		if err != nil {

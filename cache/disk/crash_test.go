@@ -26,14 +26,18 @@ func crashKey(i int) string { return "https://example.com/crash/" + strconv.Itoa
 // crashSize varies body sizes from empty to several blocks.
 func crashSize(i int) int { return (i * 104729) % (700 << 10) }
 
-// TestHelperWriter is not a test: TestKillDuringWrites runs the test
-// binary again with this test selected and the environment set, and
-// kills it with SIGKILL while it writes.
-func TestHelperWriter(t *testing.T) {
-	dir := os.Getenv(helperDirEnv)
-	if dir == "" {
-		t.Skip("helper process for TestKillDuringWrites")
+// TestMain runs the writer process of TestKillDuringWrites when the test
+// binary is started again with the helper's environment set.
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(helperDirEnv); dir != "" {
+		helperWriter(dir)
 	}
+	os.Exit(m.Run())
+}
+
+// helperWriter is the child process of TestKillDuringWrites: it writes
+// into dir until it is killed with SIGKILL, printing what it committed.
+func helperWriter(dir string) {
 	maxBytes, _ := strconv.ParseInt(os.Getenv(helperMaxEnv), 10, 64)
 	s, err := Open(Config{Dir: dir, MaxBytes: maxBytes, MaxObject: 1 << 20})
 	if err != nil {
@@ -123,7 +127,7 @@ func TestKillDuringWrites(t *testing.T) {
 	}
 	next := 0
 	for r, round := range rounds {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWriter$", "-test.count=1")
+		cmd := exec.Command(os.Args[0], "-test.run=^$", "-test.count=1")
 		cmd.Env = append(os.Environ(),
 			helperDirEnv+"="+dir,
 			helperMaxEnv+"="+strconv.FormatInt(round.maxBytes, 10),
