@@ -61,13 +61,14 @@ test-stress: deps-test
 	[ $$ok = $(STRESS_N) ]
 
 ## deps-test: Debian packages that tests drive (fault injection with
-## nftables, curl and dig as clients, stress-ng for the load of test-stress).
+## nftables, curl, dig and delv as clients, strace to check the splice path,
+## chromium for the status page, stress-ng for the load of test-stress).
 ## Installed quietly when root with apt-get, skipped otherwise; the tests
 ## that need a package skip with a message naming it.
 deps-test:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		missing=""; \
-		for p in nftables:nft curl:curl dnsutils:dig stress-ng:stress-ng; do \
+		for p in nftables:nft curl:curl dnsutils:dig bind9-dnsutils:delv stress-ng:stress-ng strace:strace chromium:chromium; do \
 			command -v $${p#*:} >/dev/null || missing="$$missing $${p%%:*}"; \
 		done; \
 		if [ -n "$$missing" ]; then \

@@ -475,12 +475,14 @@ func (s *Server) servePass(w http.ResponseWriter, r *http.Request, st *site, inf
 	if resp.StatusCode < 400 && !isSafe(r.Method) {
 		u := *r.URL
 		u.Scheme = s.scheme(r)
-		u.Host = hostOnly(r.Host)
+		// The Host as sent, port included: a same-origin Location or
+		// Content-Location names the port too (§4.4 compares origins).
+		u.Host = strings.ToLower(r.Host)
 		for _, inv := range httpcache.InvalidatedURIs(r.Method, resp.StatusCode, &u, resp.Header) {
-			// Invalidate by origin time: copies fetched before this
-			// request was sent are stale from now on (hard removal would
-			// be allowed; a soft rule keeps stale-if-error usable).
-			s.store.Invalidate(cache.PrimaryKey(inv.Scheme, inv.Host, inv.EscapedPath(), inv.RawQuery, st.Key))
+			// Marked stale in place (a soft invalidation keeps
+			// stale-if-error usable), under the key a GET of that URI
+			// through this site would use.
+			s.store.Invalidate(cache.PrimaryKey(inv.Scheme, s.siteHost(st, inv.Host), inv.EscapedPath(), inv.RawQuery, st.Key))
 		}
 	}
 	httpcache.RemoveHopByHop(resp.Header)

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -151,21 +151,21 @@ func (s *Server) joinClusterBus(cl *config.Cluster, urls []string) error {
 	if len(urls) == 0 {
 		urls = n.URLs
 		if n.Embedded != nil && *n.Embedded {
-			// Another node on this machine may run it already: then join
-			// it at once instead of waiting for a server that cannot bind.
-			err := errors.New("address in use")
-			var es *purge.EmbeddedServer
-			if ln, lerr := net.Listen("tcp", n.Listen); lerr == nil {
-				ln.Close()
-				es, err = purge.StartEmbedded(purge.EmbeddedConfig{Listen: n.Listen, StoreDir: n.StoreDir, Stream: n.Stream, Logger: s.log})
-			}
-			if err == nil {
+			// The first node on this machine to bind purge.nats.listen
+			// runs the server; a node that finds the port taken joins the
+			// server there at once instead of waiting for one that cannot
+			// bind. Binding is the election: there is no check-then-act.
+			es, err := purge.StartEmbeddedContext(context.Background(), purge.EmbeddedConfig{Listen: n.Listen, StoreDir: n.StoreDir, Stream: n.Stream, Logger: s.log})
+			switch {
+			case err == nil:
 				embedded = es
 				urls = []string{es.ClientURL()}
 				s.log.Info("running the embedded purge bus", "url", es.ClientURL())
-			} else {
+			case errors.Is(err, syscall.EADDRINUSE):
 				urls = []string{"nats://" + n.Listen}
-				s.log.Info("joining the purge bus another node runs", "url", urls[0], "reason", err)
+				s.log.Info("joining the purge bus another node runs", "url", urls[0])
+			default:
+				return fmt.Errorf("start the embedded purge bus: %w", err)
 			}
 		}
 	}
