@@ -656,7 +656,7 @@ func TestUnsyncedNodeServesNoStale(t *testing.T) {
 	go func() { done <- srv.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	<-srv.Ready()
-	if srv.synced() {
+	if srv.Synced() {
 		t.Fatal("a node that cannot reach its purge bus says it is in sync")
 	}
 	r := get(t, "http://"+srv.Addr("http").String()+url)

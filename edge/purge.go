@@ -95,8 +95,10 @@ func (s *Server) HandleAdmin(pattern string, h http.Handler) {
 	s.adminExtra[pattern] = h
 }
 
-// synced reports whether the node is in sync with the purge bus.
-func (s *Server) synced() bool { return s.store.Synced() }
+// Synced reports whether the node is in sync with the purge bus: it has
+// announced itself and applied every purge in the log. A node without a
+// purge bus is always in sync.
+func (s *Server) Synced() bool { return s.store.Synced() }
 
 // ApplyPurge installs the rules of a purge event: for URLs and prefixes
 // in both schemes and under each site's cache-key options, for tags, and

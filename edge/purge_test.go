@@ -46,7 +46,7 @@ func purgeTiers(t *testing.T, o *testOrigin, attach map[string]bool) (edges, shi
 		t.Cleanup(func() { cancel(); <-done })
 		// Until a node has caught up with the purge log it revalidates
 		// everything; wait, so the tests see settled behaviour.
-		for deadline := time.Now().Add(10 * time.Second); !srv.synced() && time.Now().Before(deadline); {
+		for deadline := time.Now().Add(10 * time.Second); !srv.Synced() && time.Now().Before(deadline); {
 			time.Sleep(10 * time.Millisecond)
 		}
 		return &testEdge{Server: srv, URL: "http://" + srv.Addr("http").String(), clock: o.clock}
@@ -245,10 +245,10 @@ func TestPurgeSurvivesRestartWithDisk(t *testing.T) {
 		go func() { srv.Run(ctx); done <- struct{}{} }()
 		<-srv.Ready()
 		deadline := time.Now().Add(10 * time.Second)
-		for !srv.synced() && time.Now().Before(deadline) {
+		for !srv.Synced() && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		if !srv.synced() {
+		if !srv.Synced() {
 			t.Fatal("node never caught up with the purge log")
 		}
 		return &testEdge{Server: srv, URL: "http://" + srv.Addr("http").String(), clock: o.clock},
@@ -282,7 +282,7 @@ func TestPurgeSurvivesRestartWithDisk(t *testing.T) {
 	defer func() { ocancel(); <-odone }()
 	go func() { other.Run(octx); close(odone) }()
 	<-other.Ready()
-	for deadline := time.Now().Add(10 * time.Second); !other.synced() && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(10 * time.Second); !other.Synced() && time.Now().Before(deadline); {
 		time.Sleep(10 * time.Millisecond)
 	}
 	if code, res := postPurge(t, "http://"+other.Addr("admin").String(), "secret", map[string]any{"tags": []string{"green"}}); code != 200 && code != 202 {

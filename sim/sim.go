@@ -177,6 +177,9 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 			return fail(err)
 		}
 	}
+	if err := s.waitSynced(); err != nil {
+		return fail(err)
+	}
 	if err := s.startProxy(); err != nil {
 		return fail(err)
 	}
@@ -196,6 +199,34 @@ func Start(ctx context.Context, opts Options) (*Sim, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// waitSynced waits until every edge and shield has announced itself on
+// the purge bus and applied its log. Before that, a purge through the
+// admin API would not wait for the nodes still joining, and they would
+// serve no stale content; the simulation is ready only once they all count.
+func (s *Sim) waitSynced() error {
+	if len(s.natsURLs) == 0 {
+		return nil
+	}
+	deadline := time.Now().Add(s.opts.ReadyTimeout)
+	for _, name := range s.order {
+		srv := s.Edge(name)
+		if srv == nil {
+			continue
+		}
+		for !srv.Synced() {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("node %s: not in sync with the purge bus after %s", name, s.opts.ReadyTimeout)
+			}
+			select {
+			case <-s.ctx.Done():
+				return s.ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }
 
 // startBus starts the purge bus before any node: the embedded NATS server
