@@ -915,7 +915,7 @@ func TestQuickModePurge(t *testing.T) {
 	go func() { done <- srv.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
 	<-srv.Ready()
-	waitFor(t, "purge bus in sync", 10*time.Second, srv.synced)
+	waitFor(t, "purge bus in sync", 10*time.Second, srv.Synced)
 	url := "http://" + srv.Addr("http").String() + uniq(t) + "?size=100&cc=max-age%3D60"
 	get(t, url)
 	mustContain(t, "before the purge", get(t, url).cacheStatus(), "hit")
