@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -501,23 +503,51 @@ func Load(path string) (*Cluster, error) {
 // applies defaults and validates it. The error lists every problem found.
 func Parse(b []byte) (*Cluster, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	var c Cluster
-	if err := dec.Decode(&c); err != nil {
+	var root yaml.Node
+	if err := dec.Decode(&root); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, errors.New("empty cluster file")
 		}
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	var extra any
+	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, errors.New("decode: more than one YAML document")
 	}
+	probs, at := checkTree(&root, reflect.TypeFor[Cluster]())
+	if len(probs) > 0 {
+		return nil, probs
+	}
+	var c Cluster
+	if err := root.Decode(&c); err != nil {
+		return nil, fmt.Errorf("decode: %w", err)
+	}
 	c.ApplyDefaults()
 	if err := c.Validate(); err != nil {
+		var vp Problems
+		if errors.As(err, &vp) {
+			return nil, vp.withLines(at)
+		}
 		return nil, err
 	}
 	return &c, nil
+}
+
+// withLines adds the line of each problem's field, where the file has it:
+// "pops[1].edges[0].address (line 12): not an IP address".
+func (p Problems) withLines(at lines) Problems {
+	out := make(Problems, len(p))
+	for i, msg := range p {
+		out[i] = msg
+		path, rest, ok := strings.Cut(msg, ": ")
+		if !ok || strings.Contains(path, " ") {
+			continue
+		}
+		if n := at.at(path); n > 0 {
+			out[i] = fmt.Sprintf("%s (line %d): %s", path, n, rest)
+		}
+	}
+	return out
 }
 
 // Marshal writes the cluster file as YAML.

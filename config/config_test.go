@@ -1,6 +1,7 @@
 package config
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -107,7 +108,7 @@ geodns:
 		`geodns.default_pops[0]: no PoP named "mars"`,
 	}
 	for _, w := range want {
-		if !strings.Contains(err.Error(), w) {
+		if !strings.Contains(withoutLines(err), w) {
 			t.Errorf("missing problem %q in:\n%v", w, err)
 		}
 	}
@@ -147,3 +148,78 @@ geodns: {ttl: 45}
 		t.Errorf("ttl = %v", c.GeoDNS.TTL)
 	}
 }
+
+// Decode problems and unknown keys come in one list, each with its field
+// path, its line and, for a misspelt key, the key that was meant.
+func TestDecodeProblemsAllAtOnceWithLines(t *testing.T) {
+	file := `zone: x.com
+sites:
+  - host: a.com
+    origin: main
+    cahce: {ttl: 10s}
+origins:
+  main:
+    servers: [{url: "http://10.0.0.5:8080", weight: lots}]
+cache:
+  memory: 12 parsecs
+upstream:
+  connect_timeout: soon
+pops:
+  - name: p
+    location: {lat: 0, lon: 0}
+    edges: [{name: e1, adress: 10.0.0.1}]
+`
+	_, err := Parse([]byte(file))
+	if err == nil {
+		t.Fatal("no error for a file with five problems")
+	}
+	for _, want := range []string{
+		`sites[0].cahce (line 5): unknown key; did you mean "cache"?`,
+		`origins.main.servers[0].weight (line 8): `,
+		`cache.memory (line 10): invalid size "12 parsecs"`,
+		`upstream.connect_timeout (line 12): invalid duration "soon"`,
+		`pops[0].edges[0].adress (line 16): unknown key; did you mean "address"?`,
+		"5 problems",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "config.") {
+		t.Errorf("error names a Go type:\n%v", err)
+	}
+	// A key far from every known key gets the list of known keys instead.
+	_, err = Parse([]byte("zone: x.com\nzzzzzzzzzz: 1\n"))
+	if err == nil || !strings.Contains(err.Error(), "zzzzzzzzzz (line 2): unknown key (known here: admin,") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// Sizes print back as written, exactly: 64MB is not 62500KiB.
+func TestByteSizePrintsAsWritten(t *testing.T) {
+	for _, in := range []string{"64MB", "64MiB", "10GB", "1GiB", "4096", "1000", "512KiB", "3TB"} {
+		b, err := ParseByteSize(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := in
+		if in == "1000" {
+			want = "1KB"
+		}
+		if in == "4096" {
+			want = "4KiB"
+		}
+		if got := b.String(); got != want {
+			t.Errorf("ParseByteSize(%q).String() = %q, want %q", in, got, want)
+		}
+		if back, err := ParseByteSize(b.String()); err != nil || back != b {
+			t.Errorf("%q does not round-trip: %d, %v", b.String(), back, err)
+		}
+	}
+}
+
+var lineRE = regexp.MustCompile(` \(line \d+\)`)
+
+// withoutLines drops the "(line N)" of each problem, for tests about the
+// problems themselves.
+func withoutLines(err error) string { return lineRE.ReplaceAllString(err.Error(), "") }

@@ -64,7 +64,7 @@ proxies:
 		`proxies.rules[0]: users and groups need proxies.htpasswd`,
 		`proxies.rules[1]: private and forwarded_headers only apply to allow rules`,
 	} {
-		if !strings.Contains(err.Error(), w) {
+		if !strings.Contains(withoutLines(err), w) {
 			t.Errorf("missing problem %q in:\n%v", w, err)
 		}
 	}

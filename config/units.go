@@ -53,17 +53,22 @@ func ParseByteSize(s string) (ByteSize, error) {
 	return ByteSize(f * float64(mult)), nil
 }
 
-// String formats the size with the largest binary unit that divides it.
+// String formats the size exactly, with the unit that gives the
+// shortest number: 64MB stays 64MB and 64MiB stays 64MiB, as written.
 func (b ByteSize) String() string {
-	for _, u := range []struct {
-		s string
-		m int64
-	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if b != 0 && int64(b)%u.m == 0 {
-			return strconv.FormatInt(int64(b)/u.m, 10) + u.s
+	best, plain := strconv.FormatInt(int64(b), 10), true
+	if b == 0 {
+		return best
+	}
+	for _, u := range sizeUnits {
+		if u.mult == 1 || u.suffix == "kB" || int64(b)%u.mult != 0 {
+			continue
+		}
+		if s := strconv.FormatInt(int64(b)/u.mult, 10) + u.suffix; len(s) < len(best) || plain && len(s) == len(best) {
+			best, plain = s, false
 		}
 	}
-	return strconv.FormatInt(int64(b), 10)
+	return best
 }
 
 // Set implements flag.Value.

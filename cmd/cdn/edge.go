@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -91,6 +93,9 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		if *selfSigned || *acmeHosts != "" {
 			return usageError{"with --config, certificates come from the cluster file's tls section"}
+		}
+		if quick := quickFlagsSet(fs); len(quick) > 0 {
+			return usageError{fmt.Sprintf("%s: quick-mode flags, but --config runs a node of a cluster file; set these in the file, or drop --config", strings.Join(quick, ", "))}
 		}
 		cl, err := config.Load(*cfgPath)
 		if err != nil {
@@ -260,4 +265,21 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		w = os.Stderr
 	}
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// quickOnly are the edge flags that describe a whole quick-mode node;
+// with --config the cluster file says these things, so they are refused
+// rather than silently mixed in.
+var quickOnly = []string{"listen", "name", "memory", "disk", "disk-size", "tls-listen", "tls-cert", "tls-key",
+	"tls-dir", "acme-email", "acme-ca", "acme-ca-root", "acme-storage", "admin-token-env", "protect-admin", "no-purge", "trusted-proxies"}
+
+// quickFlagsSet lists the quick-mode flags given on the command line.
+func quickFlagsSet(fs *flag.FlagSet) []string {
+	var set []string
+	fs.Visit(func(f *flag.Flag) {
+		if slices.Contains(quickOnly, f.Name) {
+			set = append(set, "--"+f.Name)
+		}
+	})
+	return set
 }

@@ -39,7 +39,7 @@ pops: [{name: p, location: {lat: 0, lon: 0}, edges: [{name: e1, address: 300.1.1
 		if code := run(args, &out, &errb); code == 0 {
 			t.Fatalf("%v: exit 0 for an invalid file", args)
 		}
-		for _, want := range []string{"sites[0].origin", "origins.main.servers[0].url", "pops[0].edges[0].address: not an IP address"} {
+		for _, want := range []string{"sites[0].origin", "origins.main.servers[0].url", "pops[0].edges[0].address (line 4): not an IP address"} {
 			if !strings.Contains(errb.String(), want) {
 				t.Errorf("%v: error does not mention %q:\n%s", args, want, errb.String())
 			}
@@ -52,11 +52,23 @@ func TestEdgeUsageErrors(t *testing.T) {
 		{"edge"},
 		{"edge", "--origin", "http://127.0.0.1:1"},
 		{"edge", "--config", "x.yaml"},
+		{"edge", "--config", "x.yaml", "--node", "e1", "--listen", "127.0.0.1:0"},
+		{"edge", "--config", "x.yaml", "--node", "e1", "--memory", "64MiB", "--trusted-proxies", "10.0.0.0/8"},
 		{"edge", "--listen", "127.0.0.1:0", "--origin", "http://127.0.0.1:1", "--memory", "lots"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != 2 {
 			t.Errorf("%v: exit %d, want 2 (%s)", args, code, errb.String())
 		}
+	}
+}
+
+// A cluster-file node given quick-mode flags is refused, naming them,
+// before the file is even read.
+func TestEdgeRefusesMixedModes(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"edge", "--config", "missing.yaml", "--node", "e1", "--listen", "127.0.0.1:0", "--no-purge"}, &out, &errb)
+	if code != 2 || !strings.Contains(errb.String(), "--listen, --no-purge: quick-mode flags") {
+		t.Errorf("exit %d: %s", code, errb.String())
 	}
 }
