@@ -31,6 +31,8 @@ const (
 	DefaultSendTimeout         = Duration(60 * time.Second)
 	DefaultMaxConnsPerClient   = 256
 	DefaultAckTimeout          = Duration(2 * time.Second)
+	DefaultStaleOnError        = Duration(time.Hour)
+	DefaultACMEStorage         = "cdn-acme"
 	// DefaultShieldHealthPath is answered by every edge and shield on its
 	// HTTP port, before routing, so shields are probed where they serve.
 	DefaultShieldHealthPath = "/.well-known/cdn-healthz"
@@ -50,6 +52,9 @@ func (c *Cluster) ApplyDefaults() {
 		}
 		if s.Cache.MaxHeuristic == 0 {
 			s.Cache.MaxHeuristic = Duration(24 * time.Hour)
+		}
+		if s.Cache.StaleOnError == 0 {
+			s.Cache.StaleOnError = DefaultStaleOnError
 		}
 	}
 	for name, o := range c.Origins {
@@ -88,13 +93,13 @@ func (c *Cluster) ApplyDefaults() {
 	if c.Cache.MaxMemoryObject == 0 {
 		c.Cache.MaxMemoryObject = DefaultMaxMemoryObject
 	}
-	if c.Cache.Disk.Path != "" {
-		if c.Cache.Disk.Size == 0 {
-			c.Cache.Disk.Size = DefaultDiskSize
-		}
-		if c.Cache.Disk.MaxObject == 0 {
-			c.Cache.Disk.MaxObject = DefaultDiskMaxObject
-		}
+	// The disk sizes are filled in even without a path, so `cdn config`
+	// shows what a path alone would get.
+	if c.Cache.Disk.Size == 0 {
+		c.Cache.Disk.Size = DefaultDiskSize
+	}
+	if c.Cache.Disk.MaxObject == 0 {
+		c.Cache.Disk.MaxObject = DefaultDiskMaxObject
 	}
 	u := &c.Upstream
 	if u.ConnectTimeout == 0 {
@@ -191,6 +196,9 @@ func (c *Cluster) ApplyDefaults() {
 	}
 	if c.TLS.Dir == "" {
 		c.TLS.Dir = "cdn-tls"
+	}
+	if c.TLS.ACME != nil && c.TLS.ACME.Storage == "" {
+		c.TLS.ACME.Storage = DefaultACMEStorage
 	}
 	if c.TLS.HTTP3 == nil {
 		t := true

@@ -103,8 +103,18 @@ type Duration time.Duration
 // D returns the value as a time.Duration.
 func (d Duration) D() time.Duration { return time.Duration(d) }
 
-// String formats like time.Duration.
-func (d Duration) String() string { return time.Duration(d).String() }
+// String formats like time.Duration without zero trailing units:
+// 24h, 1m30s, 10m, 0s.
+func (d Duration) String() string {
+	s := time.Duration(d).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
 
 // UnmarshalYAML accepts a Go duration string; a bare integer means seconds.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
