@@ -107,6 +107,37 @@ type Origin struct {
 	Health HealthCheck `yaml:"health"`
 	// HostHeader, when set, replaces the Host sent to the origin.
 	HostHeader string `yaml:"host_header"`
+	// Balancing tunes the hashing policies.
+	Balancing Balancing `yaml:"balancing"`
+	// Passive ejects a server after consecutive failures.
+	Passive Passive `yaml:"passive"`
+}
+
+// Balancing tunes a pool's hashing policies.
+type Balancing struct {
+	// TableSize is Maglev's lookup table size: a prime of at least 100
+	// times the number of servers. Default 65537.
+	TableSize int `yaml:"table_size"`
+	// VirtualNodes is bounded_load's ring points per unit of weight.
+	// Default 100.
+	VirtualNodes int `yaml:"virtual_nodes"`
+	// LoadFactor is bounded_load's ε: no server takes more than
+	// (1+ε) × the mean load. Default 0.25.
+	LoadFactor float64 `yaml:"load_factor"`
+	// IPv4Prefix and IPv6Prefix are the leading bits of the client
+	// address ip_hash hashes. Defaults 32 and 64.
+	IPv4Prefix int `yaml:"ipv4_prefix"`
+	IPv6Prefix int `yaml:"ipv6_prefix"`
+}
+
+// Passive configures ejection on failed requests (connection errors,
+// timeouts, 5xx answers to idempotent requests; never a client's fault).
+type Passive struct {
+	// MaxFails is the consecutive failures that eject a server; -1 turns
+	// passive ejection off. Default 3.
+	MaxFails int `yaml:"max_fails"`
+	// CoolDown is how long an ejection lasts. Default 10s.
+	CoolDown Duration `yaml:"cool_down"`
 }
 
 // Server is one origin server.
@@ -142,6 +173,10 @@ type Shields struct {
 	Nodes []Node `yaml:"nodes"`
 	// Health configures active checks of the shields (path default /healthz).
 	Health HealthCheck `yaml:"health"`
+	// Balancing tunes the consistent hash.
+	Balancing Balancing `yaml:"balancing"`
+	// Passive ejects a shield after consecutive failures.
+	Passive Passive `yaml:"passive"`
 }
 
 // PoP is a point of presence: a place with edges.

@@ -33,6 +33,13 @@ const (
 	DefaultAckTimeout          = Duration(2 * time.Second)
 	DefaultStaleOnError        = Duration(time.Hour)
 	DefaultACMEStorage         = "cdn-acme"
+	DefaultTableSize           = 65537
+	DefaultVirtualNodes        = 100
+	DefaultLoadFactor          = 0.25
+	DefaultIPv4Prefix          = 32
+	DefaultIPv6Prefix          = 64
+	DefaultPassiveMaxFails     = 3
+	DefaultPassiveCoolDown     = Duration(10 * time.Second)
 	// DefaultShieldHealthPath is answered by every edge and shield on its
 	// HTTP port, before routing, so shields are probed where they serve.
 	DefaultShieldHealthPath = "/.well-known/cdn-healthz"
@@ -61,6 +68,8 @@ func (c *Cluster) ApplyDefaults() {
 		if o.Policy == "" {
 			o.Policy = "round_robin"
 		}
+		o.Balancing.applyDefaults()
+		o.Passive.applyDefaults()
 		for j := range o.Servers {
 			if o.Servers[j].Weight == 0 {
 				o.Servers[j].Weight = 1
@@ -72,6 +81,8 @@ func (c *Cluster) ApplyDefaults() {
 	if c.Shields.Policy == "" {
 		c.Shields.Policy = "maglev"
 	}
+	c.Shields.Balancing.applyDefaults()
+	c.Shields.Passive.applyDefaults()
 	c.Shields.Health.applyDefaults(DefaultShieldHealthPath)
 	for i := range c.PoPs {
 		if c.PoPs[i].Weight == 0 {
@@ -275,3 +286,30 @@ func (h *HealthCheck) applyDefaults(path string) {
 
 // minDNSSECValidity is the shortest geodns.dnssec.validity accepted.
 const minDNSSECValidity = Duration(3 * time.Hour)
+
+func (b *Balancing) applyDefaults() {
+	if b.TableSize == 0 {
+		b.TableSize = DefaultTableSize
+	}
+	if b.VirtualNodes == 0 {
+		b.VirtualNodes = DefaultVirtualNodes
+	}
+	if b.LoadFactor == 0 {
+		b.LoadFactor = DefaultLoadFactor
+	}
+	if b.IPv4Prefix == 0 {
+		b.IPv4Prefix = DefaultIPv4Prefix
+	}
+	if b.IPv6Prefix == 0 {
+		b.IPv6Prefix = DefaultIPv6Prefix
+	}
+}
+
+func (p *Passive) applyDefaults() {
+	if p.MaxFails == 0 {
+		p.MaxFails = DefaultPassiveMaxFails
+	}
+	if p.CoolDown == 0 {
+		p.CoolDown = DefaultPassiveCoolDown
+	}
+}

@@ -124,6 +124,8 @@ func (c *Cluster) Validate() error {
 			}
 		}
 		o.Health.validate(&ck, p+".health")
+		o.Balancing.validate(&ck, p+".balancing", len(o.Servers))
+		o.Passive.validate(&ck, p+".passive")
 	}
 	switch c.Shields.Policy {
 	case "maglev", "rendezvous", "bounded_load":
@@ -134,6 +136,8 @@ func (c *Cluster) Validate() error {
 		node(fmt.Sprintf("shields.nodes[%d]", i), n, "http")
 	}
 	c.Shields.Health.validate(&ck, "shields.health")
+	c.Shields.Balancing.validate(&ck, "shields.balancing", len(c.Shields.Nodes))
+	c.Shields.Passive.validate(&ck, "shields.passive")
 	if len(c.PoPs) == 0 {
 		ck.add("pops", "at least one PoP is required")
 	}
@@ -576,3 +580,44 @@ func (c *Cluster) AdminToken() string {
 
 // ErrNoToken is returned where an admin API needs a token and none is set.
 var ErrNoToken = errors.New("no admin token: set purge.token or the variable named by purge.token_env")
+
+func (b Balancing) validate(ck *checker, path string, servers int) {
+	if b.TableSize < 1 || !isPrime(b.TableSize) {
+		ck.add(path+".table_size", "must be a prime such as 65537, got %d", b.TableSize)
+	} else if b.TableSize < 100*servers {
+		ck.add(path+".table_size", "%d is under 100 × the %d servers; Maglev spreads keys unevenly below that", b.TableSize, servers)
+	}
+	if b.VirtualNodes < 1 || b.VirtualNodes > 10000 {
+		ck.add(path+".virtual_nodes", "must be within [1, 10000], got %d", b.VirtualNodes)
+	}
+	if b.LoadFactor <= 0 || b.LoadFactor > 10 {
+		ck.add(path+".load_factor", "must be above 0 and at most 10, got %g", b.LoadFactor)
+	}
+	if b.IPv4Prefix < 1 || b.IPv4Prefix > 32 {
+		ck.add(path+".ipv4_prefix", "must be within [1, 32], got %d", b.IPv4Prefix)
+	}
+	if b.IPv6Prefix < 1 || b.IPv6Prefix > 128 {
+		ck.add(path+".ipv6_prefix", "must be within [1, 128], got %d", b.IPv6Prefix)
+	}
+}
+
+func (p Passive) validate(ck *checker, path string) {
+	if p.MaxFails < -1 {
+		ck.add(path+".max_fails", "must be a count, or -1 for off; got %d", p.MaxFails)
+	}
+	if p.CoolDown < 0 {
+		ck.add(path+".cool_down", "must not be negative")
+	}
+}
+
+func isPrime(n int) bool {
+	if n < 2 {
+		return false
+	}
+	for d := 2; d*d <= n; d++ {
+		if n%d == 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -81,6 +81,10 @@ type Config struct {
 	ShieldPolicy string
 	// ShieldHealth configures active checks of shields; zero disables.
 	ShieldHealth lb.HealthConfig
+	// ShieldOptions and ShieldPassive tune the shields' hash and passive
+	// ejection, as Pool.Options and Pool.Passive do for origins.
+	ShieldOptions lb.Options
+	ShieldPassive lb.PassiveConfig
 	// Memory is the memory tier budget in bytes. Default 512 MiB
 	// (config.DefaultMemory).
 	Memory int64
@@ -203,6 +207,11 @@ type Pool struct {
 	Health lb.HealthConfig
 	// HostHeader, when set, replaces the Host sent upstream.
 	HostHeader string
+	// Options tunes the hashing policies (zero: lb's defaults).
+	Options lb.Options
+	// Passive ejects a server after consecutive failures. Zero MaxFails
+	// means 3, -1 turns ejection off; zero CoolDown means 10s.
+	Passive lb.PassiveConfig
 }
 
 // Upstream is one server behind the node.
@@ -421,6 +430,8 @@ func FromCluster(cl *config.Cluster, node string) (Config, error) {
 		MaxFetchesPerConn:   cl.Limits.MaxFetchesPerConn,
 		MaxAbandonedPerConn: cl.Limits.MaxAbandonedPerConn,
 		ShieldPolicy:        cl.Shields.Policy,
+		ShieldOptions:       lbOptions(cl.Shields.Balancing),
+		ShieldPassive:       passiveConfig(cl.Shields.Passive),
 		Origins:             map[string]Pool{},
 		AccessLog:           true,
 	}
@@ -466,7 +477,8 @@ func FromCluster(cl *config.Cluster, node string) (Config, error) {
 		}
 	}
 	for name, o := range cl.Origins {
-		p := Pool{Policy: o.Policy, HostHeader: o.HostHeader, Health: healthConfig(o.Health)}
+		p := Pool{Policy: o.Policy, HostHeader: o.HostHeader, Health: healthConfig(o.Health),
+			Options: lbOptions(o.Balancing), Passive: passiveConfig(o.Passive)}
 		for _, s := range o.Servers {
 			p.Servers = append(p.Servers, Upstream{Name: s.URL, URL: s.URL, Weight: s.Weight, MaxConns: s.MaxConns})
 		}
@@ -542,4 +554,15 @@ func trustedPrefixes(cl *config.Cluster) []netip.Prefix {
 		}
 	}
 	return out
+}
+
+// lbOptions carries a pool's balancing section to the lb package.
+func lbOptions(b config.Balancing) lb.Options {
+	return lb.Options{TableSize: uint64(b.TableSize), VirtualNodes: b.VirtualNodes, LoadFactor: b.LoadFactor,
+		IPv4PrefixLen: b.IPv4Prefix, IPv6PrefixLen: b.IPv6Prefix}
+}
+
+// passiveConfig carries a pool's passive section (-1 max_fails is off).
+func passiveConfig(p config.Passive) lb.PassiveConfig {
+	return lb.PassiveConfig{MaxFails: p.MaxFails, CoolDown: p.CoolDown.D()}
 }

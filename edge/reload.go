@@ -31,7 +31,7 @@ func (s *Server) buildRoutes(cfg *Config) (*routes, error) {
 		return nil, err
 	}
 	for name, p := range cfg.Origins {
-		set, err := s.newUpstreamSet("origin/"+name, p.Policy, p.Servers, p.Health, p.HostHeader, false)
+		set, err := s.newUpstreamSet("origin/"+name, p, false)
 		if err != nil {
 			return fail(err)
 		}
@@ -40,7 +40,8 @@ func (s *Server) buildRoutes(cfg *Config) (*routes, error) {
 	}
 	var shields *upstreamSet
 	if len(cfg.Shields) > 0 && cfg.Role == RoleEdge {
-		set, err := s.newUpstreamSet("shields", cfg.ShieldPolicy, cfg.Shields, cfg.ShieldHealth, "", true)
+		set, err := s.newUpstreamSet("shields", Pool{Policy: cfg.ShieldPolicy, Servers: cfg.Shields, Health: cfg.ShieldHealth,
+			Options: cfg.ShieldOptions, Passive: cfg.ShieldPassive}, true)
 		if err != nil {
 			return fail(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/selfcdn/cdn/config"
 	"github.com/selfcdn/cdn/lb"
 )
 
@@ -29,14 +30,8 @@ type upstreamSet struct {
 	shields bool   // these are our shields (trusted CDN headers)
 }
 
-// passive health: consecutive transport failures that eject an upstream,
-// and for how long.
-const (
-	passiveMaxFails = 3
-	passiveCoolDown = 10 * time.Second
-)
-
-func (s *Server) newUpstreamSet(name, policy string, ups []Upstream, health lb.HealthConfig, host string, shields bool) (*upstreamSet, error) {
+func (s *Server) newUpstreamSet(name string, p Pool, shields bool) (*upstreamSet, error) {
+	policy, ups, health, host := p.Policy, p.Servers, p.Health, p.HostHeader
 	set := &upstreamSet{name: name, urls: map[*lb.Backend]*url.URL{}, host: host, shields: shields}
 	var backends []*lb.Backend
 	for _, u := range ups {
@@ -58,7 +53,17 @@ func (s *Server) newUpstreamSet(name, policy string, ups []Upstream, health lb.H
 	pc := lb.PoolConfig{
 		Name:    name,
 		Policy:  policy,
-		Passive: lb.PassiveConfig{MaxFails: passiveMaxFails, CoolDown: passiveCoolDown},
+		Options: p.Options,
+		Passive: p.Passive,
+	}
+	switch pc.Passive.MaxFails {
+	case 0:
+		pc.Passive.MaxFails = config.DefaultPassiveMaxFails
+	case -1:
+		pc.Passive.MaxFails = 0 // off
+	}
+	if pc.Passive.CoolDown == 0 {
+		pc.Passive.CoolDown = config.DefaultPassiveCoolDown.D()
 	}
 	if health.Path != "" {
 		h := health

@@ -135,6 +135,9 @@ func NewPool(cfg PoolConfig, backends []*Backend, logger *slog.Logger, reg prome
 // Name returns the pool's name.
 func (p *Pool) Name() string { return p.cfg.Name }
 
+// Config returns the configuration the pool was built with.
+func (p *Pool) Config() PoolConfig { return p.cfg }
+
 // Policy returns the name of the pool's selection policy.
 func (p *Pool) Policy() string { return p.cfg.policy() }
 
