@@ -413,7 +413,8 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 	return &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}, MinVersion: tls.VersionTLS12}, nil
 }
 
-// adminHandler serves /metrics, /healthz and /status.
+// adminHandler serves /metrics, /healthz, /status and the HTML status
+// page at exactly "/".
 func (s *Server) adminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.adminAuth(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
@@ -427,6 +428,7 @@ func (s *Server) adminHandler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(s.status())
 	})))
+	mux.Handle("GET /{$}", s.adminAuth(http.HandlerFunc(s.statusPage)))
 	return mux
 }
 

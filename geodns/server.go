@@ -16,6 +16,9 @@ import (
 
 // Options are the server's dependencies.
 type Options struct {
+	// Name identifies this node on the admin status page. If empty, the
+	// zone is shown.
+	Name string
 	// Logger receives the server's logs. If nil, logs are discarded.
 	Logger *slog.Logger
 	// Registerer receives the metrics. If nil, metrics are not registered.
@@ -31,6 +34,7 @@ type Options struct {
 
 // Server is an authoritative GeoDNS server for one zone.
 type Server struct {
+	name    string
 	log     *slog.Logger
 	now     func() time.Time
 	client  *http.Client
@@ -54,6 +58,7 @@ func New(cfg Config, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("geodns config: %w", err)
 	}
 	s := &Server{
+		name:   opts.Name,
 		log:    opts.Logger,
 		now:    opts.Now,
 		client: opts.HTTPClient,

@@ -627,7 +627,7 @@ func (s *Sim) prepareGeoDNS(n *node) (<-chan struct{}, func(context.Context) err
 	if shared := s.registerer(n); shared != nil {
 		r = teeRegisterer{reg, shared}
 	}
-	srv, err := geodns.New(gc, geodns.Options{Logger: s.log.With("node", n.info.Name), Registerer: r})
+	srv, err := geodns.New(gc, geodns.Options{Name: n.info.Name, Logger: s.log.With("node", n.info.Name), Registerer: r})
 	if err != nil {
 		return nil, nil, err
 	}

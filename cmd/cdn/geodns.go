@@ -54,7 +54,7 @@ func cmdGeoDNS(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		addr = *listen
 	}
 	reg := prometheus.NewRegistry()
-	srv, err := geodns.New(gc, geodns.Options{Logger: logger, Registerer: reg})
+	srv, err := geodns.New(gc, geodns.Options{Name: *node, Logger: logger, Registerer: reg})
 	if err != nil {
 		return err
 	}
