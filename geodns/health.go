@@ -14,17 +14,18 @@ import (
 
 // EdgeHealth is the health of one edge, for status pages.
 type EdgeHealth struct {
-	PoP     string
-	Edge    string
-	URL     string // empty: not probed, always healthy
-	Healthy bool
+	PoP     string `json:"pop"`
+	Edge    string `json:"edge"`
+	URL     string `json:"url,omitempty"` // empty: not probed, always healthy
+	Healthy bool   `json:"healthy"`
 	// Probed is false until the first probe result: such an edge is not
 	// served unless no edge of its PoP has been probed yet.
-	Probed bool
+	Probed bool `json:"probed"`
 	// Successes and Failures count consecutive probe results.
-	Successes, Failures int
-	LastCheck           time.Time // zero before the first probe
-	LastError           string    // of the last failed probe
+	Successes int       `json:"successes"`
+	Failures  int       `json:"failures"`
+	LastCheck time.Time `json:"last_check,omitzero"`  // zero before the first probe
+	LastError string    `json:"last_error,omitempty"` // of the last failed probe
 }
 
 // edgeState is the live health of one edge. It outlives snapshots: a

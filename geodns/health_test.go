@@ -1,6 +1,7 @@
 package geodns
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -256,4 +257,20 @@ func gaugeValue(t *testing.T, reg *prometheus.Registry, name, label string) floa
 
 func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	return metricValue(t, reg, name, "", func(m *dto.Metric) float64 { return m.GetCounter().GetValue() })
+}
+
+// /status speaks snake_case JSON, as the edge's does.
+func TestEdgeHealthJSONIsSnakeCase(t *testing.T) {
+	b, err := json.Marshal(EdgeHealth{PoP: "eu", Edge: "e1", URL: "http://x/healthz", Healthy: true, Probed: true, LastError: "refused"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{`"pop":"eu"`, `"edge":"e1"`, `"healthy":true`, `"probed":true`, `"last_error":"refused"`, `"successes":0`} {
+		if !strings.Contains(string(b), k) {
+			t.Errorf("%s lacks %s", b, k)
+		}
+	}
+	if strings.ContainsAny(string(b[:2]), "P") || strings.Contains(string(b), `"Healthy"`) {
+		t.Errorf("PascalCase keys in %s", b)
+	}
 }
