@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"io"
 	"net"
 	"net/http"
@@ -69,7 +70,10 @@ func (s *Server) newUpstreamSet(name string, p Pool, shields bool) (*upstreamSet
 		h := health
 		pc.Health = &h
 	}
-	pool, err := lb.NewPool(pc, backends, s.log, s.reg, s.cfg.Now)
+	// Pool series carry the node's labels like every other edge series,
+	// so one registry can hold the pools of many nodes.
+	reg := prometheus.WrapRegistererWith(prometheus.Labels{"node": s.cfg.Name, "role": string(s.cfg.Role)}, s.reg)
+	pool, err := lb.NewPool(pc, backends, s.log, reg, s.cfg.Now)
 	if err != nil {
 		return nil, fmt.Errorf("upstream %s: %w", name, err)
 	}

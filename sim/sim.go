@@ -551,9 +551,14 @@ func (s *Sim) StartNode(name string) error {
 // registerer returns the shared registerer wrapped with the node's name,
 // for a node's first incarnation only: a restarted node would register
 // the same series again, so it keeps its metrics on its admin listener.
+// Edges and shields label their series with node and role themselves, so
+// they get the shared registerer as it is.
 func (s *Sim) registerer(n *node) prometheus.Registerer {
 	if s.opts.Registerer == nil || n.count > 1 {
 		return nil
+	}
+	if n.info.Role == config.RoleEdge || n.info.Role == config.RoleShield {
+		return s.opts.Registerer
 	}
 	return prometheus.WrapRegistererWith(prometheus.Labels{"node": n.info.Name}, s.opts.Registerer)
 }
