@@ -396,7 +396,7 @@ func FromCluster(cl *config.Cluster, node string) (Config, error) {
 	case config.RoleShield:
 		role = RoleShield
 	default:
-		return Config{}, fmt.Errorf("node %q is a %s node, not an edge or shield", node, info.Role)
+		return Config{}, fmt.Errorf("node %q has role %s, not edge or shield", node, info.Role)
 	}
 	hostPort := func(addr string, port int) string {
 		if strings.Contains(addr, ":") {

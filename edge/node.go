@@ -174,7 +174,6 @@ func (s *Server) joinClusterBus(cl *config.Cluster, urls []string) error {
 		Stream:  n.Stream,
 		Token:   cl.AdminToken(),
 		Timeout: cl.Purge.Timeout.D(),
-		Logger:  s.log,
 	})
 	if err != nil {
 		if embedded != nil {

@@ -23,7 +23,8 @@ type PurgeOptions struct {
 	Token string
 	// Timeout is how long the API waits for every node to confirm.
 	Timeout time.Duration
-	// Logger defaults to the node's.
+	// Logger defaults to the node's; the purge node and API add the
+	// node's name to every line themselves.
 	Logger *slog.Logger
 }
 
@@ -37,7 +38,7 @@ type PurgeOptions struct {
 // node runs.
 func (s *Server) AttachPurge(o PurgeOptions) error {
 	if o.Logger == nil {
-		o.Logger = s.log
+		o.Logger = s.cfg.Logger
 	}
 	node, err := purge.NewNode(purge.NodeConfig{
 		Name:   s.cfg.Name,

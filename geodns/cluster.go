@@ -25,7 +25,7 @@ func FromCluster(cl *config.Cluster, node string) (Config, string, error) {
 		return Config{}, "", err
 	}
 	if info.Role != config.RoleGeoDNS {
-		return Config{}, "", fmt.Errorf("node %q is a %s node, not a geodns node", node, info.Role)
+		return Config{}, "", fmt.Errorf("node %q has role %s, not geodns", node, info.Role)
 	}
 	g := cl.GeoDNS
 	zone := cl.Zone

@@ -203,7 +203,7 @@ func (s *Server) healthRound(ctx context.Context, sn *snapshot, h HealthConfig) 
 			up := r.e.up()
 			s.metrics.setEdge(r.e.pop, r.e.name, up)
 			if up {
-				s.log.Info("edge healthy again", "pop", r.e.pop, "edge", r.e.name, "url", r.e.url)
+				s.log.Info("edge healthy", "pop", r.e.pop, "edge", r.e.name, "url", r.e.url)
 			} else {
 				s.log.Warn("edge unhealthy", "pop", r.e.pop, "edge", r.e.name, "url", r.e.url, "err", r.err)
 			}

@@ -220,7 +220,9 @@ func (e *EmbeddedServer) removeTemp() {
 	}
 }
 
-// natsLogger sends the NATS server's log lines to slog.
+// natsLogger sends the NATS server's log lines to slog. Its notices (the
+// start banner, shutdown steps) are debug lines: "embedded NATS started"
+// says what an operator needs, and warnings and errors stay as they are.
 // The first fatal line goes to fatal (if not nil), so that a start
 // waiting for readiness fails at once instead of waiting for its deadline.
 type natsLogger struct {
@@ -229,7 +231,7 @@ type natsLogger struct {
 }
 
 func (l natsLogger) Noticef(format string, v ...any) {
-	l.log.Info("nats: " + fmt.Sprintf(format, v...))
+	l.log.Debug("nats: " + fmt.Sprintf(format, v...))
 }
 func (l natsLogger) Warnf(format string, v ...any) { l.log.Warn("nats: " + fmt.Sprintf(format, v...)) }
 func (l natsLogger) Fatalf(format string, v ...any) {
