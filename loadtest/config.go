@@ -408,6 +408,7 @@ func (c Config) validateTargets() []error {
 			bad("endpoints.dns", "no GeoDNS address")
 		}
 		regions := 0
+		var noPort []string // edges without a port for the protocol
 		for i, p := range ep.PoPs {
 			if p.ClientNetwork != "" {
 				if _, err := netip.ParsePrefix(p.ClientNetwork); err != nil {
@@ -421,9 +422,17 @@ func (c Config) validateTargets() []error {
 					bad(fmt.Sprintf("endpoints.pops[%d].edges[%d].address", i, j), "%v", err)
 				}
 				if port := edgePort(e, c.Proto); port <= 0 {
-					bad(fmt.Sprintf("endpoints.pops[%d].edges[%d].ports", i, j), "no port for %s", c.Proto)
+					noPort = append(noPort, fmt.Sprintf("endpoints.pops[%d].edges[%d]", i, j))
 				}
 			}
+		}
+		if len(noPort) > 0 {
+			// One line for all of them, with what to do about it.
+			hint := ""
+			if c.Proto == ProtoH2 || c.Proto == ProtoH3 {
+				hint = "; " + string(c.Proto) + " needs TLS: start the simulation with --tls (cdn sim --tls), or use --proto h1 or h2c"
+			}
+			bad(noPort[0]+".ports", "no port for %s (%d of the edges)%s", c.Proto, len(noPort), hint)
 		}
 		if regions == 0 {
 			bad("endpoints.pops", "no PoP has a client_network to send from")

@@ -185,9 +185,12 @@ func TestEndpointsValidate(t *testing.T) {
 	if err == nil {
 		t.Fatal("accepted")
 	}
+	if n := strings.Count(err.Error(), "no port for"); n != 1 {
+		t.Errorf("%d lines about missing ports, want one:\n%v", n, err)
+	}
 	for _, want := range []string{
 		"endpoints.pops[0].client_network", "endpoints.pops[0].edges[0].address",
-		"endpoints.pops[0].edges[0].ports: no port for h3", "endpoints.pops: no PoP",
+		"endpoints.pops[0].edges[0].ports: no port for h3 (1 of the edges); h3 needs TLS: start the simulation with --tls", "endpoints.pops: no PoP",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
