@@ -243,7 +243,15 @@ func (l natsLogger) Fatalf(format string, v ...any) {
 	}
 }
 func (l natsLogger) Errorf(format string, v ...any) {
-	l.log.Error("nats: " + fmt.Sprintf(format, v...))
+	msg := fmt.Sprintf(format, v...)
+	if strings.HasPrefix(msg, "Error listening on port") {
+		// The start fails with this error and the caller reports it (or,
+		// for a node that lost the election for the embedded bus, joins
+		// the winner): not an error of its own.
+		l.log.Debug("nats: " + msg)
+		return
+	}
+	l.log.Error("nats: " + msg)
 }
 func (l natsLogger) Debugf(format string, v ...any) {
 	l.log.Debug("nats: " + fmt.Sprintf(format, v...))
