@@ -2,6 +2,7 @@ package cache
 
 import (
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
@@ -24,6 +25,10 @@ type Memory struct {
 	c         *ristretto.Cache[string, *Object]
 	maxObject int64
 	onEvict   func(o *Object)
+	// live counts stored values: +1 for every Set ristretto takes, -1
+	// for every value leaving it (evicted, expired, deleted, replaced or
+	// rejected by admission), which ristretto reports exactly once each.
+	live atomic.Int64
 }
 
 // MemoryConfig sizes a Memory tier.
@@ -57,6 +62,12 @@ func NewMemory(cfg MemoryConfig) (*Memory, error) {
 		MaxCost:            cfg.Budget,
 		BufferItems:        64,
 		IgnoreInternalCost: true,
+		Metrics:            true, // striped counters: hits and misses for the status page
+		OnExit: func(o *Object) {
+			if o != nil { // a Del of an absent key reports the zero value
+				m.live.Add(-1)
+			}
+		},
 		OnEvict: func(it *ristretto.Item[*Object]) {
 			if m.onEvict != nil && it.Value != nil {
 				m.onEvict(it.Value)
@@ -85,7 +96,20 @@ func (m *Memory) Set(o *Object) bool {
 		m.c.Del(o.Key)
 		return false
 	}
-	return m.c.Set(o.Key, o, Cost(o))
+	if !m.c.Set(o.Key, o, Cost(o)) {
+		return false
+	}
+	m.live.Add(1)
+	return true
+}
+
+// Len returns the number of objects in the tier. Values ristretto has
+// not yet admitted or rejected count until it decides.
+func (m *Memory) Len() int64 { return max(m.live.Load(), 0) }
+
+// Lookups returns how many Gets found an object and how many did not.
+func (m *Memory) Lookups() (hits, misses uint64) {
+	return m.c.Metrics.Hits(), m.c.Metrics.Misses()
 }
 
 // Del removes key at once.
@@ -123,5 +147,9 @@ func Cost(o *Object) int64 {
 // SetTTL stores o and drops it after ttl (markers, whose usefulness is
 // bounded in time).
 func (m *Memory) SetTTL(o *Object, ttl time.Duration) bool {
-	return m.c.SetWithTTL(o.Key, o, Cost(o), ttl)
+	if !m.c.SetWithTTL(o.Key, o, Cost(o), ttl) {
+		return false
+	}
+	m.live.Add(1)
+	return true
 }

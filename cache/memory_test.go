@@ -56,3 +56,52 @@ func TestBytesBody(t *testing.T) {
 		t.Fatal("Open past the end read bytes")
 	}
 }
+
+// Len counts exactly the objects a Get finds, through stores, updates,
+// deletes and evictions; Lookups counts hits and misses.
+func TestMemoryLenAndLookups(t *testing.T) {
+	m, err := NewMemory(MemoryConfig{Budget: 1 << 20, MaxObject: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	present := func(n int) int {
+		c := 0
+		for i := range n {
+			if _, ok := m.Get(fmt.Sprint("k", i)); ok {
+				c++
+			}
+		}
+		return c
+	}
+	for i := range 10 {
+		m.Set(obj(fmt.Sprint("k", i), 1000))
+	}
+	m.Wait()
+	if n := m.Len(); n != 10 {
+		t.Fatalf("Len %d after 10 stores, want 10", n)
+	}
+	m.Set(obj("k3", 2000)) // an update
+	m.Del("k4")
+	m.Del("absent")
+	m.Wait()
+	if n := m.Len(); n != 9 {
+		t.Fatalf("Len %d after an update and a delete, want 9", n)
+	}
+	h0, m0 := m.Lookups()
+	if got := present(10); got != 9 {
+		t.Fatalf("%d objects found, want 9", got)
+	}
+	h1, m1 := m.Lookups()
+	if h1-h0 != 9 || m1-m0 != 1 {
+		t.Errorf("lookups: %d hits, %d misses; want 9 and 1", h1-h0, m1-m0)
+	}
+	// Far more than fits: Len follows evictions and admission refusals.
+	for i := range 400 {
+		m.Set(obj(fmt.Sprint("k", i), 16<<10))
+	}
+	m.Wait()
+	if n, got := m.Len(), present(400); n != int64(got) {
+		t.Errorf("Len %d, but %d objects are found", n, got)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
@@ -937,11 +938,25 @@ func TestQuickModePurge(t *testing.T) {
 	if code := purgeReq("wrong"); code != http.StatusUnauthorized && code != http.StatusForbidden {
 		t.Errorf("purge with a wrong token: %d", code)
 	}
+	// The status page counts the object and the hit in the memory tier.
+	page := "http://" + srv.Addr("admin").String() + "/"
+	srv.mem.Wait()
+	if _, body := getPage(t, page, "tok"); !strings.Contains(body, "<td>memory</td>") || strings.Contains(body, "<td>-</td>") ||
+		!strings.Contains(body, "no purge applied since start") {
+		t.Errorf("status page before the purge:\n%s", body)
+	}
 	if code := purgeReq("tok"); code != 200 {
 		t.Fatalf("purge: %d", code)
 	}
 	if cs := get(t, url).cacheStatus(); strings.Contains(cs, "hit") {
 		t.Errorf("after the purge: Cache-Status %q", cs)
+	}
+	// It lists the purge it applied.
+	_, body := getPage(t, page, "tok")
+	for _, want := range []string{"Last purges", html.EscapeString(url), "<td>url</td>", "<td>applied</td>"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("status page after the purge lacks %q", want)
+		}
 	}
 }
 

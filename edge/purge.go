@@ -45,7 +45,11 @@ func (s *Server) AttachPurge(o PurgeOptions) error {
 		Role:   string(s.cfg.Role),
 		URLs:   o.URLs,
 		Stream: o.Stream,
-		Apply:  s.ApplyPurge,
+		Apply: func(ev purge.Event) error {
+			err := s.ApplyPurge(ev)
+			s.purges.add(ev, s.cfg.Now(), err)
+			return err
+		},
 		// Cached content survives restarts only with a disk tier; rules do
 		// not, so such a node rebuilds them from the whole log.
 		ReplayAll:  s.disk != nil,

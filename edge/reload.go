@@ -2,7 +2,6 @@ package edge
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net/http"
@@ -184,9 +183,8 @@ func (s *Server) ReloadFromSource() error {
 // reloadHandler serves POST /reload on the admin listener, with the admin
 // token.
 func (s *Server) reloadHandler(token string) http.Handler {
-	want := []byte("Bearer " + token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+		if !adminTokenOK(r, token) {
 			http.Error(w, "admin token required", http.StatusUnauthorized)
 			return
 		}

@@ -37,6 +37,7 @@ type Server struct {
 	mem       *cache.Memory
 	disk      *disk.Store // nil without a disk tier; the node opens and closes it
 	inv       *cache.Invalidations
+	purges    recentPurges // the last purges applied, for the status page
 	store     *cache.Tiered // the tiers as requests see them
 	flights   flightGroup
 	routes    atomic.Pointer[routes] // sites and upstreams; replaced by Reload
@@ -432,20 +433,31 @@ func (s *Server) adminHandler() http.Handler {
 	return mux
 }
 
-// adminAuth requires AdminToken as a bearer token, when one is set.
+// adminAuth requires AdminToken, when one is set: as a bearer token, or
+// as the password of HTTP Basic authentication (any user name), so that a
+// browser opening the status page asks for it.
 func (s *Server) adminAuth(h http.Handler) http.Handler {
 	if s.cfg.AdminToken == "" {
 		return h
 	}
-	want := []byte("Bearer " + s.cfg.AdminToken)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="cdn admin"`)
+		if !adminTokenOK(r, s.cfg.AdminToken) {
+			w.Header().Add("WWW-Authenticate", `Bearer realm="cdn admin"`)
+			w.Header().Add("WWW-Authenticate", `Basic realm="cdn admin: any user, the admin token as password", charset="UTF-8"`)
 			http.Error(w, "admin token required", http.StatusUnauthorized)
 			return
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// adminTokenOK reports whether r carries token, as a bearer token or as
+// a Basic password, compared in constant time.
+func adminTokenOK(r *http.Request, token string) bool {
+	if _, pass, ok := r.BasicAuth(); ok {
+		return subtle.ConstantTimeCompare([]byte(pass), []byte(token)) == 1
+	}
+	return subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), []byte("Bearer "+token)) == 1
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

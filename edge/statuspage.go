@@ -5,6 +5,11 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/selfcdn/cdn/purge"
 
 	"github.com/selfcdn/cdn/statuspage"
 )
@@ -20,8 +25,12 @@ func (s *Server) statusPageData() statuspage.Page {
 	tiers := statuspage.Section{
 		Title:   "Cache tiers",
 		Columns: []string{"Tier", "Size", "Capacity", "Objects", "Hit ratio"},
-		Rows:    []statuspage.Row{{Cells: []string{"memory", statuspage.Bytes(st.MemoryBytes), statuspage.Bytes(s.cfg.Memory), "-", "-"}}},
 	}
+	hits, misses := s.mem.Lookups()
+	tiers.Rows = append(tiers.Rows, statuspage.Row{Cells: []string{
+		"memory", statuspage.Bytes(st.MemoryBytes), statuspage.Bytes(s.cfg.Memory),
+		strconv.FormatInt(s.mem.Len(), 10), statuspage.Ratio(int64(hits), int64(hits+misses)),
+	}})
 	if s.disk != nil {
 		ds := s.disk.Stats()
 		tiers.Rows = append(tiers.Rows, statuspage.Row{Cells: []string{
@@ -49,11 +58,84 @@ func (s *Server) statusPageData() statuspage.Page {
 		Columns: []string{"In sync"},
 		Rows:    []statuspage.Row{{Bad: !synced, Cells: []string{statuspage.YesNo(synced)}}},
 	}
+	last := statuspage.Section{
+		Title:   "Last purges",
+		Columns: []string{"Applied", "ID", "Purge time", "Kind", "Targets", "Result"},
+		Empty:   "no purge applied since start",
+	}
+	for _, p := range s.purges.list() {
+		result := "applied"
+		if p.err != "" {
+			result = p.err
+		}
+		last.Rows = append(last.Rows, statuspage.Row{Bad: p.err != "", Cells: []string{
+			p.applied.UTC().Format(time.RFC3339), p.ev.ID, p.ev.Time.UTC().Format(time.RFC3339Nano),
+			purgeKind(p.ev), purgeTargets(p.ev), result,
+		}})
+	}
 	return statuspage.Page{
 		Role:     string(st.Role),
 		Node:     st.Name,
 		Version:  statuspage.Version(),
 		Uptime:   statuspage.ProcessUptime(),
-		Sections: []statuspage.Section{tiers, ups, bus},
+		Sections: []statuspage.Section{tiers, ups, bus, last},
 	}
+}
+
+// recentPurges keeps the last purges a node applied, newest first.
+type recentPurges struct {
+	mu   sync.Mutex
+	ring []appliedPurge
+}
+
+type appliedPurge struct {
+	ev      purge.Event
+	applied time.Time
+	err     string
+}
+
+const recentPurgesKept = 10
+
+func (r *recentPurges) add(ev purge.Event, at time.Time, err error) {
+	p := appliedPurge{ev: ev, applied: at}
+	if err != nil {
+		p.err = err.Error()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ring = append([]appliedPurge{p}, r.ring[:min(len(r.ring), recentPurgesKept-1)]...)
+}
+
+func (r *recentPurges) list() []appliedPurge {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.ring)
+}
+
+// purgeKind says what a purge event names and whether it is soft.
+func purgeKind(ev purge.Event) string {
+	var kinds []string
+	for _, k := range []struct {
+		name string
+		n    int
+	}{{"url", len(ev.URLs)}, {"prefix", len(ev.Prefixes)}, {"tag", len(ev.Tags)}, {"site", len(ev.Sites)}} {
+		if k.n > 0 {
+			kinds = append(kinds, k.name)
+		}
+	}
+	k := strings.Join(kinds, "+")
+	if ev.Soft {
+		return k + " (soft)"
+	}
+	return k
+}
+
+// purgeTargets lists an event's targets, shortened past a few.
+func purgeTargets(ev purge.Event) string {
+	all := slices.Concat(ev.URLs, ev.Prefixes, ev.Tags, ev.Sites)
+	const shown = 3
+	if len(all) > shown {
+		return strings.Join(all[:shown], " ") + " … (" + strconv.Itoa(len(all)) + ")"
+	}
+	return strings.Join(all, " ")
 }

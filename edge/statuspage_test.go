@@ -4,6 +4,7 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -81,5 +82,25 @@ func TestStatusPageToken(t *testing.T) {
 	resp, body := getPage(t, base+"/", "s3cret")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "edge-1") {
 		t.Errorf("GET / with the token: %d, body %q", resp.StatusCode, body)
+	}
+	// A browser is asked for Basic credentials; the token is the password.
+	resp, _ = getPage(t, base+"/", "")
+	if !slices.ContainsFunc(resp.Header.Values("WWW-Authenticate"), func(v string) bool { return strings.HasPrefix(v, "Basic ") }) {
+		t.Errorf("401 challenges %q, want a Basic challenge too", resp.Header.Values("WWW-Authenticate"))
+	}
+	for _, c := range []struct {
+		user, pass string
+		want       int
+	}{{"admin", "s3cret", 200}, {"", "s3cret", 200}, {"admin", "wrong", 401}, {"s3cret", "", 401}} {
+		req, _ := http.NewRequest(http.MethodGet, base+"/status", nil)
+		req.SetBasicAuth(c.user, c.pass)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("Basic %q:%q: %d, want %d", c.user, c.pass, resp.StatusCode, c.want)
+		}
 	}
 }
