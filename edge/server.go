@@ -37,7 +37,7 @@ type Server struct {
 	mem       *cache.Memory
 	disk      *disk.Store // nil without a disk tier; the node opens and closes it
 	inv       *cache.Invalidations
-	purges    recentPurges // the last purges applied, for the status page
+	purges    recentPurges  // the last purges applied, for the status page
 	store     *cache.Tiered // the tiers as requests see them
 	flights   flightGroup
 	routes    atomic.Pointer[routes] // sites and upstreams; replaced by Reload
