@@ -68,7 +68,7 @@ func (r *Report) cards() []card {
 }
 
 func (r *Report) charts() []template.HTML {
-	const w, h = 560, 280
+	const w = 560
 	var out []template.HTML
 	n := float64(len(r.Series))
 	xTicks, _ := niceTicks(math.Max(n, 1), 6, func(v float64) string { return fmt.Sprintf("%gs", v) })
@@ -97,7 +97,7 @@ func (r *Report) charts() []template.HTML {
 			pts: []point{{0, r.TargetRate}, {n, r.TargetRate}}})
 	}
 	out = append(out, template.HTML(chart{
-		title: "Throughput over time", w: w, h: h, xLabel: "time since warmup", yLabel: "requests per second",
+		title: "Throughput over time", w: w, xLabel: "time since warmup", yLabel: "requests per second",
 		xMax: xTicks[len(xTicks)-1].v, yMax: top, xTicks: xTicks, yTicks: yTicks, lines: lines,
 	}.svg()))
 
@@ -114,7 +114,7 @@ func (r *Report) charts() []template.HTML {
 	}
 	yTicks, top = niceTicks(maxLat*1.05, 5, tickMs)
 	out = append(out, template.HTML(chart{
-		title: "Latency over time", w: w, h: h, xLabel: "time since warmup", yLabel: "latency",
+		title: "Latency over time", w: w, xLabel: "time since warmup", yLabel: "latency",
 		xMax: xTicks[len(xTicks)-1].v, yMax: top, xTicks: xTicks, yTicks: yTicks,
 		lines: []series{{name: "p50", color: palette[0], pts: p50}, {name: "p99", color: palette[1], pts: p99}},
 	}.svg()))
@@ -139,7 +139,7 @@ func (r *Report) charts() []template.HTML {
 		pTicks = append(pTicks, tick{float64(i), l})
 	}
 	out = append(out, template.HTML(chart{
-		title: "Latency by percentile", w: w, h: h, xLabel: "percentile", yLabel: "latency",
+		title: "Latency by percentile", w: w, xLabel: "percentile", yLabel: "latency",
 		xMax: 5, yMax: top, xTicks: pTicks, yTicks: yTicks, lines: pctLines,
 	}.svg()))
 
@@ -167,7 +167,7 @@ func (r *Report) charts() []template.HTML {
 		}
 		yTicks, _ = niceTicks(100, 4, func(v float64) string { return fmt.Sprintf("%g%%", v) })
 		out = append(out, template.HTML(chart{
-			title: "Hit ratio over time", w: w, h: h, xLabel: "time since warmup", yLabel: "hit ratio",
+			title: "Hit ratio over time", w: w, xLabel: "time since warmup", yLabel: "hit ratio",
 			xMax: xTicks[len(xTicks)-1].v, yMax: 100, xTicks: xTicks, yTicks: yTicks,
 			lines: []series{{name: "hit ratio", color: colorHit, pts: hits, area: true}},
 		}.svg()))

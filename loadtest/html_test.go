@@ -1,0 +1,359 @@
+package loadtest
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// syntheticReport is what Run reports for a 30-second open-loop run at
+// 1000 req/s: 30 whole seconds with a hit ratio near 90% and a steady p50,
+// then the 0.05 s in which the last requests completed, 12 slow misses.
+func syntheticReport() *Report {
+	rep := &Report{
+		Mode: "http", Proto: "h1", Targets: []string{"http://cdn.test"},
+		Workload: "Zipf(s=1) over 10000 objects", Loop: "open", TargetRate: 1000, Concurrency: 64,
+		Started: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC), ElapsedSeconds: 30.05,
+		StopReason: "duration 30s reached",
+	}
+	for i := range 30 {
+		s := Sample{Second: i, Span: 1, Requests: 1000 + int64(i%3)*10, Errors: int64(i % 2),
+			P50: 10 + float64(i%4)*0.25, P99: 40 + float64(i%5), Max: 80, CacheResponses: 1000, Hits: 900 + int64(i%3)*5}
+		rep.Series = append(rep.Series, s)
+	}
+	rep.Series = append(rep.Series, Sample{Second: 30, Span: 0.05, Requests: 12, P50: 480, P99: 900, Max: 950, CacheResponses: 12})
+	finishSeries(rep)
+	rep.Total = syntheticGroup("", rep.Series, rep.ElapsedSeconds, 1, 1)
+	rep.Offload = &Offload{URL: "http://origin.test/_origin/stats", Before: 100, After: 3100,
+		OriginRequests: 3000, ClientRequests: rep.Total.Requests, Ratio: 1 - 3000/float64(rep.Total.Requests)}
+	return rep
+}
+
+// finishSeries fills in what follows from the counts: bytes, hit ratios.
+func finishSeries(rep *Report) {
+	for i := range rep.Series {
+		s := &rep.Series[i]
+		s.Bytes = (s.Requests - s.Errors) * 1024
+		if s.CacheResponses > 0 {
+			s.HitRatio = float64(s.Hits) / float64(s.CacheResponses)
+		}
+	}
+}
+
+// syntheticGroup sums a share of the samples into a group whose latency
+// distribution is scaled by slow.
+func syntheticGroup(name string, series []Sample, elapsed, share, slow float64) Group {
+	g := Group{Name: name, Statuses: map[string]int64{}, Protocols: map[string]int64{}}
+	for _, s := range series {
+		g.Requests += s.Requests
+		g.Errors += s.Errors
+		g.Cache.Responses += s.CacheResponses
+		g.Cache.Hits += s.Hits
+	}
+	g.Requests = int64(float64(g.Requests) * share)
+	g.Errors = int64(float64(g.Errors) * share)
+	g.Cache.Responses = int64(float64(g.Cache.Responses) * share)
+	g.Cache.Hits = int64(float64(g.Cache.Hits) * share)
+	g.Cache.Misses = g.Cache.Responses - g.Cache.Hits
+	g.Cache.HitRatio = float64(g.Cache.Hits) / float64(g.Cache.Responses)
+	g.Responses = g.Requests
+	g.Statuses["200"] = g.Requests - g.Errors
+	g.Statuses["503"] = g.Errors
+	g.Protocols["HTTP/1.1"] = g.Requests
+	if g.Errors > 0 {
+		g.ErrorsByKind = map[string]int64{"status_5xx": g.Errors}
+	}
+	g.BytesReceived = (g.Requests - g.Errors) * 1024
+	g.Throughput = float64(g.Requests) / elapsed
+	g.Bandwidth = float64(g.BytesReceived) / elapsed
+	g.Latency = syntheticLatency(g.Responses, slow)
+	return g
+}
+
+// syntheticLatency is a heavy-tailed distribution: the latency at
+// percentile p is about 10 ms × (1/(1-p))^0.35, times slow.
+func syntheticLatency(count int64, slow float64) Latency {
+	at := func(p float64) float64 {
+		if p >= 100 {
+			return 800 * slow
+		}
+		return math.Round(10*slow*math.Pow(1/(1-p/100), 0.35)*1000) / 1000
+	}
+	l := Latency{Count: count, Min: at(0), Max: at(100), Mean: 14 * slow, StdDev: 9 * slow,
+		P50: at(50), P90: at(90), P99: at(99), P999: at(99.9)}
+	for _, p := range percentileLadder {
+		l.Distribution = append(l.Distribution, Quantile{Percentile: p, Ms: at(p)})
+	}
+	return l
+}
+
+// withRegions adds one region per name and a PoP of the same name that
+// served exactly its clients.
+func withRegions(rep *Report, names ...string) *Report {
+	for i, n := range names {
+		g := syntheticGroup(n, rep.Series, rep.ElapsedSeconds, 1/float64(len(names)), 0.8+0.15*float64(i))
+		rep.Regions = append(rep.Regions, g)
+		rep.PoPs = append(rep.PoPs, g)
+	}
+	return rep
+}
+
+func renderHTML(t *testing.T, rep *Report) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := rep.WriteHTML(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.String()
+}
+
+// svgEl is an element of a chart, in document order.
+type svgEl struct {
+	name  string
+	attr  map[string]string
+	text  string
+	after *svgEl // the grid line a tick label follows
+}
+
+func (e *svgEl) f(name string) float64 {
+	v, err := strconv.ParseFloat(e.attr[name], 64)
+	if err != nil {
+		panic(fmt.Sprintf("<%s %s=%q>: %v", e.name, name, e.attr[name], err))
+	}
+	return v
+}
+
+// svgChart is one parsed chart.
+type svgChart struct {
+	title string
+	w, h  float64
+	els   []*svgEl
+}
+
+var svgRE = regexp.MustCompile(`(?s)<svg class="chart".*?</svg>`)
+
+// parseCharts parses the charts of a page.
+func parseCharts(t *testing.T, page string) map[string]*svgChart {
+	t.Helper()
+	charts := map[string]*svgChart{}
+	for _, src := range svgRE.FindAllString(page, -1) {
+		c := &svgChart{}
+		dec := xml.NewDecoder(strings.NewReader(src))
+		dec.Strict = false
+		var open *svgEl
+		var lastLine *svgEl
+		for {
+			tok, err := dec.Token()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("chart does not parse: %v\n%s", err, src)
+			}
+			switch tok := tok.(type) {
+			case xml.StartElement:
+				e := &svgEl{name: tok.Name.Local, attr: map[string]string{}}
+				for _, a := range tok.Attr {
+					e.attr[a.Name.Local] = a.Value
+				}
+				switch e.name {
+				case "svg":
+					vb := strings.Fields(e.attr["viewBox"])
+					c.w, _ = strconv.ParseFloat(vb[2], 64)
+					c.h, _ = strconv.ParseFloat(vb[3], 64)
+					c.title = e.attr["aria-label"]
+					continue
+				case "line":
+					lastLine = e
+				case "text":
+					e.after = lastLine
+					lastLine = nil
+				}
+				c.els = append(c.els, e)
+				open = e
+			case xml.CharData:
+				if open != nil && open.name == "text" {
+					open.text += string(tok)
+				}
+			case xml.EndElement:
+				open = nil
+			}
+		}
+		charts[c.title] = c
+	}
+	return charts
+}
+
+func chartNamed(t *testing.T, charts map[string]*svgChart, title string) *svgChart {
+	t.Helper()
+	c := charts[title]
+	if c == nil {
+		t.Fatalf("no chart %q", title)
+	}
+	return c
+}
+
+func (c *svgChart) find(name, class string) []*svgEl {
+	var out []*svgEl
+	for _, e := range c.els {
+		if e.name == name && (class == "" || e.attr["class"] == class) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// axis is the x axis line; a bar chart has none.
+func (c *svgChart) axis() *svgEl {
+	if a := c.find("line", "axis"); len(a) > 0 {
+		return a[0]
+	}
+	return nil
+}
+
+// ticks returns the labels that follow grid lines of the class ("grid"
+// for y ticks, "grid minor" for x ticks), with the lines.
+func (c *svgChart) ticks(class string) []*svgEl {
+	var out []*svgEl
+	for _, e := range c.find("text", "tick") {
+		if e.after != nil && e.after.attr["class"] == class {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// A rough estimate of text extents, on the narrow side of common UI fonts:
+// boxes that overlap here overlap on screen too. (The browser test checks
+// the real extents.)
+func estWidth(s string, size float64, bold bool) float64 {
+	w := 0.55 * size * float64(len([]rune(s)))
+	if bold {
+		w *= 1.1
+	}
+	return w
+}
+
+type rect struct {
+	what           string
+	x0, y0, x1, y1 float64
+}
+
+func (a rect) String() string {
+	return fmt.Sprintf("%s [%.1f,%.1f – %.1f,%.1f]", a.what, a.x0, a.y0, a.x1, a.y1)
+}
+
+func textRect(what, s string, x, baseline float64, anchor string, size float64, bold bool) rect {
+	w := estWidth(s, size, bold)
+	switch anchor {
+	case "middle":
+		x -= w / 2
+	case "end":
+		x -= w
+	}
+	return rect{what, x, baseline - 0.8*size, x + w, baseline + 0.2*size}
+}
+
+// parts lists the boxes of everything in a chart that must not overlap:
+// the title, the legend keys, tick and axis labels, bars and the plot area.
+func (c *svgChart) parts() []rect {
+	var out []rect
+	for _, e := range c.els {
+		x, y := 0.0, 0.0
+		if e.name == "text" && e.attr["transform"] == "" {
+			x, y = e.f("x"), e.f("y")
+		}
+		switch {
+		case e.name == "text" && e.attr["class"] == "title":
+			out = append(out, textRect("title "+e.text, e.text, x, y, "start", 14, true))
+		case e.name == "text" && e.attr["class"] == "legend":
+			// The colour bar sits 17 units left of the name.
+			r := textRect("legend "+e.text, e.text, x, y, "start", 11.5, false)
+			r.x0 -= 17
+			out = append(out, r)
+		case e.name == "text" && e.attr["class"] == "tick":
+			out = append(out, textRect("tick "+e.text, e.text, x, y, e.attr["text-anchor"], 11, false))
+		case e.name == "text" && e.attr["class"] == "value":
+			out = append(out, textRect("value "+e.text, e.text, x, y, "start", 13, true))
+		case e.name == "text" && e.attr["class"] == "label" && e.attr["transform"] != "":
+			var tx, ty float64
+			if _, err := fmt.Sscanf(e.attr["transform"], "translate(%g %g)", &tx, &ty); err != nil {
+				panic(err)
+			}
+			w := estWidth(e.text, 11.5, false)
+			out = append(out, rect{"y label " + e.text, tx - 0.8*11.5, ty - w/2, tx + 0.2*11.5, ty + w/2})
+		case e.name == "text" && e.attr["class"] == "label":
+			out = append(out, textRect("x label "+e.text, e.text, x, y, e.attr["text-anchor"], 11.5, false))
+		case e.name == "rect" && e.attr["fill"] == "#eef1f5":
+			out = append(out, rect{"bar", e.f("x"), e.f("y"), e.f("x") + e.f("width"), e.f("y") + e.f("height")})
+		}
+	}
+	if a := c.axis(); a != nil {
+		top := a.f("y1")
+		for _, g := range c.find("line", "grid") {
+			top = math.Min(top, g.f("y1"))
+		}
+		out = append(out, rect{"plot", a.f("x1"), top, a.f("x2"), a.f("y1")})
+	}
+	return out
+}
+
+// checkLayout fails unless every part of every chart lies inside its
+// picture and no two parts overlap.
+func checkLayout(t *testing.T, charts map[string]*svgChart) {
+	t.Helper()
+	for _, c := range charts {
+		ps := c.parts()
+		for i, a := range ps {
+			if a.x0 < -0.01 || a.y0 < -0.01 || a.x1 > c.w+0.01 || a.y1 > c.h+0.01 {
+				t.Errorf("%s: %v is outside the %gx%g picture", c.title, a, c.w, c.h)
+			}
+			for _, b := range ps[i+1:] {
+				if a.x0 < b.x1-0.01 && b.x0 < a.x1-0.01 && a.y0 < b.y1-0.01 && b.y0 < a.y1-0.01 {
+					t.Errorf("%s: %v overlaps %v", c.title, a, b)
+				}
+			}
+		}
+	}
+}
+
+// Defect: the percentile chart's title overlapped its legend, which ran
+// off the left edge with many regions. No chart's title, legend, labels
+// and plot area may overlap.
+func TestHTMLChartLayout(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		rep  *Report
+	}{
+		{"one-region", syntheticReport()},
+		{"two-regions", withRegions(syntheticReport(), "eu", "us")},
+		{"many-regions", withRegions(syntheticReport(), "eu-west", "eu-central", "us-east", "us-west", "ap-southeast", "sa-east", "af-south")},
+		{"long-names", withRegions(syntheticReport(), "frankfurt-am-main-1", "north-virginia-ashburn", "singapore-jurong-west")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			charts := parseCharts(t, renderHTML(t, tc.rep))
+			if len(charts) < 5 {
+				t.Fatalf("%d charts", len(charts))
+			}
+			checkLayout(t, charts)
+			if t.Failed() {
+				return
+			}
+			// Every region has its line and its legend key.
+			want := 1
+			if len(tc.rep.Regions) > 1 {
+				want += len(tc.rep.Regions)
+			}
+			if got := len(chartNamed(t, charts, "Latency by percentile").find("text", "legend")); got != want {
+				t.Errorf("percentile legend has %d keys, want %d", got, want)
+			}
+		})
+	}
+}
