@@ -70,8 +70,12 @@ func (r *Report) cards() []card {
 func (r *Report) charts() []template.HTML {
 	const w = 560
 	var out []template.HTML
-	n := float64(len(r.Series))
-	xTicks, _ := niceTicks(math.Max(n, 1), 6, func(v float64) string { return fmt.Sprintf("%gs", v) })
+	// The time axes end where the measured part did.
+	dur := r.duration()
+	if !(dur > 0) {
+		dur = 1
+	}
+	xTicks := timeTicks(dur, 7)
 
 	// Throughput over time.
 	var reqs, errs []point
@@ -94,11 +98,11 @@ func (r *Report) charts() []template.HTML {
 	}
 	if r.TargetRate > 0 && len(r.Series) > 0 {
 		lines = append(lines, series{name: "target", color: "#94a3b8", dash: true, width: 1.5,
-			pts: []point{{0, r.TargetRate}, {n, r.TargetRate}}})
+			pts: []point{{0, r.TargetRate}, {dur, r.TargetRate}}})
 	}
 	out = append(out, template.HTML(chart{
 		title: "Throughput over time", w: w, xLabel: "time since warmup", yLabel: "requests per second",
-		xMax: xTicks[len(xTicks)-1].v, yMax: top, xTicks: xTicks, yTicks: yTicks, lines: lines,
+		xMax: dur, yMax: top, xTicks: xTicks, yTicks: yTicks, lines: lines,
 	}.svg()))
 
 	// Latency over time.
@@ -115,7 +119,7 @@ func (r *Report) charts() []template.HTML {
 	yTicks, top = niceTicks(maxLat*1.05, 5, tickMs)
 	out = append(out, template.HTML(chart{
 		title: "Latency over time", w: w, xLabel: "time since warmup", yLabel: "latency",
-		xMax: xTicks[len(xTicks)-1].v, yMax: top, xTicks: xTicks, yTicks: yTicks,
+		xMax: dur, yMax: top, xTicks: xTicks, yTicks: yTicks,
 		lines: []series{{name: "p50", color: palette[0], pts: p50}, {name: "p99", color: palette[1], pts: p99}},
 	}.svg()))
 
@@ -168,11 +172,24 @@ func (r *Report) charts() []template.HTML {
 		yTicks, _ = niceTicks(100, 4, func(v float64) string { return fmt.Sprintf("%g%%", v) })
 		out = append(out, template.HTML(chart{
 			title: "Hit ratio over time", w: w, xLabel: "time since warmup", yLabel: "hit ratio",
-			xMax: xTicks[len(xTicks)-1].v, yMax: 100, xTicks: xTicks, yTicks: yTicks,
+			xMax: dur, yMax: 100, xTicks: xTicks, yTicks: yTicks,
 			lines: []series{{name: "hit ratio", color: colorHit, pts: hits, area: true}},
 		}.svg()))
 	}
 	return out
+}
+
+// duration is the measured part's length in seconds, where the time axes
+// end. Reports that lack it (assembled by hand) end at their last sample.
+func (r *Report) duration() float64 {
+	if r.ElapsedSeconds > 0 {
+		return r.ElapsedSeconds
+	}
+	d := 0.0
+	for _, s := range r.Series {
+		d = math.Max(d, float64(s.Second)+s.Span)
+	}
+	return d
 }
 
 // percentilePoints maps a latency distribution onto the 1/(1-p) axis:

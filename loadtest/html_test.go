@@ -357,3 +357,88 @@ func TestHTMLChartLayout(t *testing.T) {
 		})
 	}
 }
+
+// xScale returns the x ticks' values and the picture x of value v,
+// interpolated from the first and last tick.
+func xScale(t *testing.T, c *svgChart, parse func(string) (float64, error)) (vals []float64, at func(float64) float64) {
+	t.Helper()
+	ts := c.ticks("grid minor")
+	if len(ts) < 2 {
+		t.Fatalf("%s: %d x ticks", c.title, len(ts))
+	}
+	for _, e := range ts {
+		v, err := parse(e.text)
+		if err != nil {
+			t.Fatalf("%s: x tick %q: %v", c.title, e.text, err)
+		}
+		vals = append(vals, v)
+	}
+	x0, x1 := ts[0].after.f("x1"), ts[len(ts)-1].after.f("x1")
+	v0, v1 := vals[0], vals[len(vals)-1]
+	return vals, func(v float64) float64 { return x0 + (v-v0)/(v1-v0)*(x1-x0) }
+}
+
+func parseSeconds(s string) (float64, error) {
+	d, err := time.ParseDuration(s)
+	return d.Seconds(), err
+}
+
+// Defect: a 30 s run's time axes ran to 40 s. They end at the run's
+// duration; no tick lies beyond it.
+func TestHTMLTimeAxisEndsAtDuration(t *testing.T) {
+	for _, d := range []float64{30.05, 1.2, 7.3, 59.9, 95, 3725.5} {
+		t.Run(strconv.FormatFloat(d, 'g', -1, 64), func(t *testing.T) {
+			rep := syntheticReport()
+			rep.ElapsedSeconds = d
+			var series []Sample
+			for i := 0; float64(i) < d; i++ {
+				s := rep.Series[i%30]
+				s.Second, s.Span = i, math.Min(1, d-float64(i))
+				series = append(series, s)
+			}
+			rep.Series = series
+			charts := parseCharts(t, renderHTML(t, rep))
+			for _, title := range []string{"Throughput over time", "Latency over time", "Hit ratio over time"} {
+				c := chartNamed(t, charts, title)
+				vals, at := xScale(t, c, parseSeconds)
+				if last := vals[len(vals)-1]; last > d+1e-9 {
+					t.Errorf("%s: tick %gs beyond the %gs run (ticks %v)", title, last, d, vals)
+				}
+				if len(vals) < 3 || len(vals) > 9 {
+					t.Errorf("%s: %d ticks %v", title, len(vals), vals)
+				}
+				if end := c.axis().f("x2"); math.Abs(at(d)-end) > 0.6 {
+					t.Errorf("%s: the axis ends at x=%.1f, the run's end (%gs) is at x=%.1f (ticks %v)", title, end, d, at(d), vals)
+				}
+			}
+			// The target rate is drawn over the whole run, no further.
+			c := chartNamed(t, charts, "Throughput over time")
+			for _, p := range c.find("path", "") {
+				if p.attr["stroke"] == "#94a3b8" {
+					pts := pathPoints(t, p.attr["d"])
+					if end := c.axis().f("x2"); math.Abs(pts[len(pts)-1][0]-end) > 0.6 {
+						t.Errorf("the target line ends at x=%.1f, the axis at %.1f", pts[len(pts)-1][0], end)
+					}
+				}
+			}
+		})
+	}
+}
+
+func pathPoints(t *testing.T, d string) [][2]float64 {
+	t.Helper()
+	f := strings.Fields(strings.NewReplacer("M", " ", "L", " ", "Z", " ").Replace(d))
+	if len(f)%2 != 0 {
+		t.Fatalf("path %q has an odd number of coordinates", d)
+	}
+	var pts [][2]float64
+	for i := 0; i < len(f); i += 2 {
+		x, errX := strconv.ParseFloat(f[i], 64)
+		y, errY := strconv.ParseFloat(f[i+1], 64)
+		if errX != nil || errY != nil {
+			t.Fatalf("path %q: %v %v", d, errX, errY)
+		}
+		pts = append(pts, [2]float64{x, y})
+	}
+	return pts
+}

@@ -437,6 +437,51 @@ func niceTicks(max float64, n int, format func(float64) string) (ticks []tick, t
 	return ticks, top
 }
 
+// timeSteps are the tick steps of a time axis, in seconds.
+var timeSteps = []float64{0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600}
+
+// timeTicks returns ticks at a round step for an axis from 0 to d
+// seconds, at most n intervals and none beyond d: the axis ends at d, not
+// at the next round number.
+func timeTicks(d float64, n int) []tick {
+	if !(d > 0) || math.IsInf(d, 0) {
+		d = 1
+	}
+	step := math.Ceil(d/float64(n)/3600) * 3600
+	for _, s := range timeSteps {
+		if d/s <= float64(n) {
+			step = s
+			break
+		}
+	}
+	var ticks []tick
+	for i := 0; float64(i)*step <= d*(1+1e-9); i++ {
+		v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(i)*step, 'g', 10, 64), 64)
+		ticks = append(ticks, tick{v: v, label: fmtSeconds(v)})
+	}
+	return ticks
+}
+
+// fmtSeconds labels a time axis: 0s, 0.5s, 30s, 2m, 1m30s, 1h, 1h30m.
+func fmtSeconds(v float64) string {
+	if v < 60 || v != math.Trunc(v) {
+		return strconv.FormatFloat(v, 'g', 4, 64) + "s"
+	}
+	n := int64(v)
+	h, m, s := n/3600, n/60%60, n%60
+	var b strings.Builder
+	if h > 0 {
+		fmt.Fprintf(&b, "%dh", h)
+	}
+	if m > 0 {
+		fmt.Fprintf(&b, "%dm", m)
+	}
+	if s > 0 {
+		fmt.Fprintf(&b, "%ds", s)
+	}
+	return b.String()
+}
+
 // tickMs labels a latency axis: 0, 250 µs, 20 ms, 1.5 s.
 func tickMs(v float64) string {
 	g := func(f float64) string { return strconv.FormatFloat(f, 'g', 4, 64) }
