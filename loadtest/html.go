@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -209,15 +210,28 @@ func percentilePoints(l Latency) []point {
 	return pts
 }
 
-// compact formats a count briefly: 950, 12.5k, 3.2M.
+// compact formats a count briefly, to about three significant digits:
+// 950, 1.25k, 12.5k, 3.2M.
 func compact(v float64) string {
+	suffix := ""
 	switch {
 	case v >= 1e6:
-		return strings.TrimSuffix(fmt.Sprintf("%.1f", v/1e6), ".0") + "M"
+		v, suffix = v/1e6, "M"
 	case v >= 1e3:
-		return strings.TrimSuffix(fmt.Sprintf("%.1f", v/1e3), ".0") + "k"
+		v, suffix = v/1e3, "k"
 	}
-	return fmt.Sprintf("%g", v)
+	decimals := 0
+	switch {
+	case v < 10:
+		decimals = 2
+	case v < 100:
+		decimals = 1
+	}
+	s := strconv.FormatFloat(v, 'f', decimals, 64)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s + suffix
 }
 
 var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{

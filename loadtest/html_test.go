@@ -442,3 +442,13 @@ func pathPoints(t *testing.T, d string) [][2]float64 {
 	}
 	return pts
 }
+
+// Tick labels of counts keep three digits: 1250 is 1.25k, not 1.2k.
+func TestCompactLabels(t *testing.T) {
+	for v, want := range map[float64]string{0: "0", 7: "7", 2.5: "2.5", 950: "950", 1000: "1k", 1250: "1.25k",
+		12500: "12.5k", 125000: "125k", 3.2e6: "3.2M"} {
+		if got := compact(v); got != want {
+			t.Errorf("compact(%g) = %q, want %q", v, got, want)
+		}
+	}
+}
