@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -77,16 +78,17 @@ func (r *Report) charts() []template.HTML {
 		dur = 1
 	}
 	xTicks := timeTicks(dur, 7)
+	samples, note := plottedSamples(r.Series)
+	xLabel := "time since warmup"
+	if note != "" {
+		xLabel += "; " + note
+	}
 
 	// Throughput over time.
 	var reqs, errs []point
 	maxRate := 0.0
-	for _, s := range r.Series {
-		// The last second may be cut short: plot rates, not counts.
-		if s.Span < 0.05 {
-			continue
-		}
-		x := float64(s.Second) + s.Span/2
+	for _, s := range samples {
+		x := float64(s.Second) + 0.5
 		reqs = append(reqs, point{x, float64(s.Requests) / s.Span})
 		errs = append(errs, point{x, float64(s.Errors) / s.Span})
 		maxRate = math.Max(maxRate, float64(s.Requests)/s.Span)
@@ -102,14 +104,14 @@ func (r *Report) charts() []template.HTML {
 			pts: []point{{0, r.TargetRate}, {dur, r.TargetRate}}})
 	}
 	out = append(out, template.HTML(chart{
-		title: "Throughput over time", w: w, xLabel: "time since warmup", yLabel: "requests per second",
+		title: "Throughput over time", w: w, xLabel: xLabel, yLabel: "requests per second",
 		xMax: dur, yMax: top, xTicks: xTicks, yTicks: yTicks, lines: lines,
 	}.svg()))
 
 	// Latency over time.
 	var p50, p99 []point
 	maxLat := 0.0
-	for _, s := range r.Series {
+	for _, s := range samples {
 		if s.Requests-s.Errors <= 0 && s.P99 == 0 {
 			continue
 		}
@@ -119,7 +121,7 @@ func (r *Report) charts() []template.HTML {
 	}
 	yTicks, top = niceTicks(maxLat*1.05, 5, tickMs)
 	out = append(out, template.HTML(chart{
-		title: "Latency over time", w: w, xLabel: "time since warmup", yLabel: "latency",
+		title: "Latency over time", w: w, xLabel: xLabel, yLabel: "latency",
 		xMax: dur, yMax: top, xTicks: xTicks, yTicks: yTicks,
 		lines: []series{{name: "p50", color: palette[0], pts: p50}, {name: "p99", color: palette[1], pts: p99}},
 	}.svg()))
@@ -148,7 +150,7 @@ func (r *Report) charts() []template.HTML {
 		xMax: 5, yMax: top, xTicks: pTicks, yTicks: yTicks, lines: pctLines,
 	}.svg()))
 
-	// Hit ratio per region and PoP, or over time when there are no groups.
+	// Hit ratio per region and PoP, and over time.
 	if r.Total.Cache.Responses > 0 {
 		var bars []bar
 		for _, g := range r.Regions {
@@ -165,14 +167,14 @@ func (r *Report) charts() []template.HTML {
 		out = append(out, template.HTML(barChart("Hit ratio per region", w, bars, colorHit)))
 
 		var hits []point
-		for _, s := range r.Series {
+		for _, s := range samples {
 			if s.CacheResponses > 0 {
-				hits = append(hits, point{float64(s.Second) + 0.5, 100 * s.HitRatio})
+				hits = append(hits, point{float64(s.Second) + 0.5, 100 * float64(s.Hits) / float64(s.CacheResponses)})
 			}
 		}
 		yTicks, _ = niceTicks(100, 4, func(v float64) string { return fmt.Sprintf("%g%%", v) })
 		out = append(out, template.HTML(chart{
-			title: "Hit ratio over time", w: w, xLabel: "time since warmup", yLabel: "hit ratio",
+			title: "Hit ratio over time", w: w, xLabel: xLabel, yLabel: "hit ratio",
 			xMax: dur, yMax: 100, xTicks: xTicks, yTicks: yTicks,
 			lines: []series{{name: "hit ratio", color: colorHit, pts: hits, area: true}},
 		}.svg()))
@@ -191,6 +193,65 @@ func (r *Report) duration() float64 {
 		d = math.Max(d, float64(s.Second)+s.Span)
 	}
 	return d
+}
+
+// plottedSamples returns the samples the time charts draw, and a note on
+// those left out. A sample is one second of the run by completion time,
+// and only whole seconds are drawn as points: the last one is nearly
+// always cut short by the end of the run (and a first one could be, in a
+// report assembled elsewhere), and its few results would make the lines
+// dip or jump though nothing happened. Trailing seconds with fewer than
+// half the requests of the median whole second are left out too: they
+// hold only the requests still in flight when sending stopped, the
+// slowest of the run. Seconds in between are always drawn, whatever their
+// count: a dip there is what the charts are for.
+func plottedSamples(all []Sample) (kept []Sample, note string) {
+	var counts []int64
+	for _, s := range all {
+		if whole(s) {
+			counts = append(counts, s.Requests)
+		}
+	}
+	slices.Sort(counts)
+	median := 0.0
+	if n := len(counts); n > 0 {
+		median = float64(counts[(n-1)/2]+counts[n/2]) / 2
+	}
+	end := len(all)
+	trailing := 0.0
+	for end > 0 && (!whole(all[end-1]) || float64(all[end-1].Requests) < median/2) {
+		end--
+		trailing += all[end].Span
+	}
+	leading := 0.0
+	for _, s := range all[:end] {
+		if whole(s) {
+			kept = append(kept, s)
+		} else if len(kept) == 0 {
+			leading += s.Span
+		}
+	}
+	var parts []string
+	if leading > 0 {
+		parts = append(parts, "first "+fmtSpan(leading))
+	}
+	if trailing > 0 {
+		parts = append(parts, "last "+fmtSpan(trailing))
+	}
+	if len(parts) > 0 {
+		note = strings.Join(parts, ", ") + " not drawn: incomplete"
+	}
+	return kept, note
+}
+
+// whole says s covers a whole second of the measured part.
+func whole(s Sample) bool { return s.Span >= 1-1e-6 }
+
+func fmtSpan(s float64) string {
+	if s >= 10 {
+		return fmt.Sprintf("%.0f s", s)
+	}
+	return strconv.FormatFloat(s, 'g', 2, 64) + " s"
 }
 
 // percentilePoints maps a latency distribution onto the 1/(1-p) axis:

@@ -452,3 +452,109 @@ func TestCompactLabels(t *testing.T) {
 		}
 	}
 }
+
+// parseTick reads back a y tick label: 0, 250 µs, 12 ms, 1.5 s, 75%, 1.2k.
+func parseTick(s string) (float64, error) {
+	mult := 1.0
+	for _, u := range []struct {
+		suffix string
+		mult   float64
+	}{{" µs", 0.001}, {" ms", 1}, {" s", 1000}, {"%", 1}, {"k", 1e3}, {"M", 1e6}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
+			break
+		}
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	return v * mult, err
+}
+
+// lineValues returns the data values (y) of the line drawn in colour.
+func lineValues(t *testing.T, c *svgChart, color string) []float64 {
+	t.Helper()
+	ts := c.ticks("grid")
+	if len(ts) < 2 {
+		t.Fatalf("%s: %d y ticks", c.title, len(ts))
+	}
+	v0, err0 := parseTick(ts[0].text)
+	v1, err1 := parseTick(ts[len(ts)-1].text)
+	if err0 != nil || err1 != nil {
+		t.Fatalf("%s: y ticks %q, %q", c.title, ts[0].text, ts[len(ts)-1].text)
+	}
+	y0, y1 := ts[0].after.f("y1"), ts[len(ts)-1].after.f("y1")
+	var vals []float64
+	for _, p := range c.find("path", "") {
+		if p.attr["stroke"] == color && p.attr["fill"] == "none" {
+			for _, pt := range pathPoints(t, p.attr["d"]) {
+				vals = append(vals, v0+(pt[1]-y0)/(y1-y0)*(v1-v0))
+			}
+		}
+	}
+	if len(vals) == 0 {
+		t.Fatalf("%s: no line in %s", c.title, color)
+	}
+	return vals
+}
+
+// checkRange fails unless every value is within [lo, hi].
+func checkRange(t *testing.T, what string, vals []float64, lo, hi float64) {
+	t.Helper()
+	for _, v := range vals {
+		if v < lo || v > hi {
+			t.Errorf("%s: %.4g drawn, outside %g..%g (all: %.4g)", what, v, lo, hi, vals)
+			return
+		}
+	}
+}
+
+// Defect: the last second, cut short by the end of the run, made the hit
+// ratio dip and the p50 jump. Incomplete seconds at either end are not
+// drawn; a dip in the middle of the run still is.
+func TestHTMLIncompleteSecondsNotDrawn(t *testing.T) {
+	check := func(t *testing.T, rep *Report, points int) {
+		t.Helper()
+		charts := parseCharts(t, renderHTML(t, rep))
+		hits := lineValues(t, chartNamed(t, charts, "Hit ratio over time"), colorHit)
+		checkRange(t, "hit ratio", hits, 89, 92)
+		lat := chartNamed(t, charts, "Latency over time")
+		checkRange(t, "p50", lineValues(t, lat, palette[0]), 9.5, 11.5)
+		checkRange(t, "p99", lineValues(t, lat, palette[1]), 39, 45)
+		thr := chartNamed(t, charts, "Throughput over time")
+		checkRange(t, "requests/s", lineValues(t, thr, palette[0]), 990, 1030)
+		if len(hits) != points {
+			t.Errorf("%d hit ratio points, want %d", len(hits), points)
+		}
+	}
+	t.Run("last-second-cut-short", func(t *testing.T) {
+		check(t, syntheticReport(), 30)
+	})
+	t.Run("drain-longer-than-a-second", func(t *testing.T) {
+		// Slow requests still in flight at the end took two more whole
+		// seconds, then 0.4 s, to complete.
+		rep := syntheticReport()
+		rep.Series = rep.Series[:30]
+		for i, n := range []int64{20, 9, 3} {
+			rep.Series = append(rep.Series, Sample{Second: 30 + i, Span: 1, Requests: n, P50: 2000, P99: 4000, Max: 4100, CacheResponses: n})
+		}
+		rep.Series[len(rep.Series)-1].Span = 0.4
+		rep.ElapsedSeconds = 32.4
+		finishSeries(rep)
+		check(t, rep, 30)
+	})
+	t.Run("first-second-incomplete", func(t *testing.T) {
+		rep := syntheticReport()
+		rep.Series[0] = Sample{Second: 0, Span: 0.3, Requests: 40, P50: 300, P99: 700, Max: 700, CacheResponses: 40, Hits: 4}
+		finishSeries(rep)
+		check(t, rep, 29)
+	})
+	t.Run("dip-in-the-middle-is-drawn", func(t *testing.T) {
+		rep := syntheticReport()
+		rep.Series[15] = Sample{Second: 15, Span: 1, Requests: 100, P50: 10, P99: 41, Max: 50, CacheResponses: 100, Hits: 50}
+		finishSeries(rep)
+		charts := parseCharts(t, renderHTML(t, rep))
+		hits := lineValues(t, chartNamed(t, charts, "Hit ratio over time"), colorHit)
+		if len(hits) != 30 || math.Abs(hits[15]-50) > 1 {
+			t.Errorf("the second with a 50%% hit ratio is not drawn: %.3g", hits)
+		}
+	})
+}
