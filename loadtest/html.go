@@ -23,11 +23,11 @@ const (
 // charts (throughput, latency over time, latency by percentile, hit ratio)
 // and tables. It references nothing outside itself.
 func (r *Report) WriteHTML(w io.Writer) error {
+	regions, pops := uniqueGroups(r.Regions), uniqueGroups(r.PoPs)
 	data := htmlData{R: r, T: r.Total}
 	data.Cards = r.cards()
-	data.Charts = r.charts()
-	data.Groups = append(append([]Group{}, r.Regions...), r.PoPs...)
-	data.RegionCount = len(r.Regions)
+	data.Rows = groupRows(regions, pops)
+	data.Charts = r.charts(regions, data.Rows)
 	if err := reportTemplate.Execute(w, data); err != nil {
 		return fmt.Errorf("write HTML report: %w", err)
 	}
@@ -35,12 +35,11 @@ func (r *Report) WriteHTML(w io.Writer) error {
 }
 
 type htmlData struct {
-	R           *Report
-	T           Group
-	Cards       []card
-	Charts      []template.HTML
-	Groups      []Group
-	RegionCount int
+	R      *Report
+	T      Group
+	Cards  []card
+	Charts []template.HTML
+	Rows   []groupRow
 }
 
 type card struct {
@@ -69,7 +68,9 @@ func (r *Report) cards() []card {
 	return cs
 }
 
-func (r *Report) charts() []template.HTML {
+// charts draws the report's charts; regions are r.Regions without
+// duplicates and rows the rows of the region and PoP table.
+func (r *Report) charts(regions []Group, rows []groupRow) []template.HTML {
 	const w = 560
 	var out []template.HTML
 	// The time axes end where the measured part did.
@@ -129,8 +130,8 @@ func (r *Report) charts() []template.HTML {
 	// Latency by percentile, on the customary 1/(1-p) log axis so the tail
 	// gets the room it deserves.
 	pctLines := []series{{name: "all", color: palette[0], pts: percentilePoints(r.Total.Latency), width: 2.5}}
-	if len(r.Regions) > 1 && len(r.Regions) <= len(palette)-1 {
-		for i, g := range r.Regions {
+	if len(regions) > 1 && len(regions) <= len(palette)-1 {
+		for i, g := range regions {
 			pctLines = append(pctLines, series{name: g.Name, color: palette[i+1], pts: percentilePoints(g.Latency), width: 1.5, dash: true})
 		}
 	}
@@ -153,14 +154,9 @@ func (r *Report) charts() []template.HTML {
 	// Hit ratio per region and PoP, and over time.
 	if r.Total.Cache.Responses > 0 {
 		var bars []bar
-		for _, g := range r.Regions {
-			if g.Cache.Responses > 0 {
-				bars = append(bars, bar{"region " + g.Name, g.Cache.HitRatio, fmt.Sprintf("%.1f%%", 100*g.Cache.HitRatio)})
-			}
-		}
-		for _, g := range r.PoPs {
-			if g.Cache.Responses > 0 {
-				bars = append(bars, bar{"PoP " + g.Name, g.Cache.HitRatio, fmt.Sprintf("%.1f%%", 100*g.Cache.HitRatio)})
+		for _, row := range rows {
+			if g := row.G; g.Cache.Responses > 0 {
+				bars = append(bars, bar{row.Label, g.Cache.HitRatio, fmt.Sprintf("%.1f%%", 100*g.Cache.HitRatio)})
 			}
 		}
 		bars = append(bars, bar{"all", r.Total.Cache.HitRatio, fmt.Sprintf("%.1f%%", 100*r.Total.Cache.HitRatio)})
@@ -361,10 +357,10 @@ dd { margin: 0; word-break: break-word; }
 {{range .Charts}}<div class="panel">{{.}}</div>
 {{end}}</div>
 
-{{if .Groups}}<h2>Regions and PoPs</h2>
+{{if .Rows}}<h2>Regions and PoPs</h2>
 <table>
 <tr><th>group</th><th>requests</th><th>errors</th><th>req/s</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>hit ratio</th><th>received</th></tr>
-{{range $i, $g := .Groups}}<tr><td>{{if lt $i $.RegionCount}}region{{else}}PoP{{end}} {{$g.Name}}</td><td>{{$g.Requests}}</td><td>{{$g.Errors}}</td><td>{{num $g.Throughput}}</td><td>{{ms $g.Latency.P50}}</td><td>{{ms $g.Latency.P90}}</td><td>{{ms $g.Latency.P99}}</td><td>{{ms $g.Latency.P999}}</td><td>{{ms $g.Latency.Max}}</td><td>{{if $g.Cache.Responses}}{{pct $g.Cache.HitRatio}}{{else}}n/a{{end}}</td><td>{{bytes $g.BytesReceived}}</td></tr>
+{{range .Rows}}{{$g := .G}}<tr><td>{{.Label}}</td><td>{{$g.Requests}}</td><td>{{$g.Errors}}</td><td>{{num $g.Throughput}}</td><td>{{ms $g.Latency.P50}}</td><td>{{ms $g.Latency.P90}}</td><td>{{ms $g.Latency.P99}}</td><td>{{ms $g.Latency.P999}}</td><td>{{ms $g.Latency.Max}}</td><td>{{if $g.Cache.Responses}}{{pct $g.Cache.HitRatio}}{{else}}n/a{{end}}</td><td>{{bytes $g.BytesReceived}}</td></tr>
 {{end}}</table>
 {{end}}
 

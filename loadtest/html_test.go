@@ -558,3 +558,115 @@ func TestHTMLIncompleteSecondsNotDrawn(t *testing.T) {
 		}
 	})
 }
+
+var rowRE = regexp.MustCompile(`<tr><td>([^<]*)</td>((?:<td>[^<]*</td>)*)</tr>`)
+
+// tableRows returns the region and PoP table's rows: label and cells.
+func tableRows(page string) (labels []string, cells [][]string) {
+	for _, m := range rowRE.FindAllStringSubmatch(page, -1) {
+		labels = append(labels, strings.ReplaceAll(m[1], "&amp;", "&"))
+		cells = append(cells, strings.Split(strings.TrimSuffix(strings.TrimPrefix(m[2], "<td>"), "</td>"), "</td><td>"))
+	}
+	return labels, cells
+}
+
+// flatLatency is a distribution where every response took ms.
+func flatLatency(count int64, ms float64) Latency {
+	l := Latency{Count: count, Min: ms, Mean: ms, P50: ms, P90: ms, P99: ms, P999: ms, Max: ms}
+	for _, p := range percentileLadder {
+		l.Distribution = append(l.Distribution, Quantile{Percentile: p, Ms: ms})
+	}
+	return l
+}
+
+// Defect: identical region and PoP rows repeated in the tables. Each row
+// is unique: a region and the PoP that served exactly its clients share
+// one, a group listed twice is shown once, and parts of one group are
+// merged.
+func TestHTMLGroupRowsUnique(t *testing.T) {
+	rep := syntheticReport()
+	eu := syntheticGroup("eu", rep.Series, rep.ElapsedSeconds, 0.5, 1)
+	us := syntheticGroup("us", rep.Series, rep.ElapsedSeconds, 0.3, 1.2)
+	usPoP := syntheticGroup("us", rep.Series, rep.ElapsedSeconds, 0.2, 1.1)
+	ap1 := Group{Name: "ap", Requests: 150, Responses: 150, Throughput: 5, Latency: flatLatency(150, 10),
+		Statuses: map[string]int64{"200": 150}, Cache: Cache{Responses: 150, Hits: 150, HitRatio: 1}}
+	ap2 := Group{Name: "ap", Requests: 50, Responses: 50, Throughput: 50 / 30.05, Latency: flatLatency(50, 20),
+		Statuses: map[string]int64{"200": 50}, Cache: Cache{Responses: 50, Misses: 50}}
+	rep.Regions = []Group{eu, us, eu, ap1, ap2}
+	rep.PoPs = []Group{eu, usPoP, usPoP}
+	page := renderHTML(t, rep)
+
+	labels, cells := tableRows(page)
+	seen := map[string]bool{}
+	byName := map[string][]string{}
+	for i, l := range labels {
+		if seen[l] {
+			t.Errorf("row %q appears twice: %q", l, labels)
+		}
+		seen[l] = true
+		f := strings.Fields(l)
+		name := f[len(f)-1]
+		key := strings.Join(cells[i], "|")
+		for _, other := range byName[name] {
+			if other == key {
+				t.Errorf("two rows for %s with the same figures %v: %q", name, cells[i], labels)
+			}
+		}
+		byName[name] = append(byName[name], key)
+	}
+	if t.Failed() {
+		return
+	}
+	want := []string{"region & PoP eu", "region us", "region ap", "PoP us"}
+	if strings.Join(labels, ",") != strings.Join(want, ",") {
+		t.Errorf("rows %q, want %q", labels, want)
+	}
+	// The two parts of region ap are merged: 200 requests, p50 10 ms
+	// (three quarters took 10 ms), p90 20 ms, hit ratio 75%.
+	for i, l := range labels {
+		if l != "region ap" {
+			continue
+		}
+		c := cells[i]
+		if c[0] != "200" || c[3] != "10.00ms" || c[4] != "20.00ms" || c[8] != "75.00%" {
+			t.Errorf("merged region ap: %q", c)
+		}
+	}
+
+	// The bars and the percentile legend have one entry per row too.
+	charts := parseCharts(t, page)
+	var bars []string
+	for _, e := range chartNamed(t, charts, "Hit ratio per region").find("text", "tick") {
+		bars = append(bars, e.text)
+	}
+	if want := append(want, "all"); strings.Join(bars, ",") != strings.Join(want, ",") {
+		t.Errorf("bars %q, want %q", bars, want)
+	}
+	var keys []string
+	for _, e := range chartNamed(t, charts, "Latency by percentile").find("text", "legend") {
+		keys = append(keys, e.text)
+	}
+	if strings.Join(keys, ",") != "all,eu,us,ap" {
+		t.Errorf("percentile legend %q, want all, eu, us, ap", keys)
+	}
+
+	// The text report's tables too.
+	var buf bytes.Buffer
+	if err := rep.WriteText(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, line := range strings.Split(buf.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && (f[0] == "region" || f[0] == "PoP") && f[1] == "requests" {
+			names = append(names, "|"+f[0])
+		} else if len(names) > 0 && len(f) > 1 {
+			if _, err := strconv.Atoi(f[1]); err == nil {
+				names = append(names, f[0])
+			}
+		}
+	}
+	if got := strings.Join(names, ","); got != "|region,eu,us,ap,|PoP,eu,us" {
+		t.Errorf("text tables list %s, want |region,eu,us,ap,|PoP,eu,us\n%s", got, buf.String())
+	}
+}
