@@ -5,6 +5,8 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -21,11 +23,11 @@ const (
 // charts (throughput, latency over time, latency by percentile, hit ratio)
 // and tables. It references nothing outside itself.
 func (r *Report) WriteHTML(w io.Writer) error {
+	regions, pops := uniqueGroups(r.Regions), uniqueGroups(r.PoPs)
 	data := htmlData{R: r, T: r.Total}
 	data.Cards = r.cards()
-	data.Charts = r.charts()
-	data.Groups = append(append([]Group{}, r.Regions...), r.PoPs...)
-	data.RegionCount = len(r.Regions)
+	data.Rows = groupRows(regions, pops)
+	data.Charts = r.charts(regions, data.Rows)
 	if err := reportTemplate.Execute(w, data); err != nil {
 		return fmt.Errorf("write HTML report: %w", err)
 	}
@@ -33,12 +35,11 @@ func (r *Report) WriteHTML(w io.Writer) error {
 }
 
 type htmlData struct {
-	R           *Report
-	T           Group
-	Cards       []card
-	Charts      []template.HTML
-	Groups      []Group
-	RegionCount int
+	R      *Report
+	T      Group
+	Cards  []card
+	Charts []template.HTML
+	Rows   []groupRow
 }
 
 type card struct {
@@ -67,21 +68,28 @@ func (r *Report) cards() []card {
 	return cs
 }
 
-func (r *Report) charts() []template.HTML {
-	const w, h = 560, 280
+// charts draws the report's charts; regions are r.Regions without
+// duplicates and rows the rows of the region and PoP table.
+func (r *Report) charts(regions []Group, rows []groupRow) []template.HTML {
+	const w = 560
 	var out []template.HTML
-	n := float64(len(r.Series))
-	xTicks, _ := niceTicks(math.Max(n, 1), 6, func(v float64) string { return fmt.Sprintf("%gs", v) })
+	// The time axes end where the measured part did.
+	dur := r.duration()
+	if !(dur > 0) {
+		dur = 1
+	}
+	xTicks := timeTicks(dur, 7)
+	samples, note := plottedSamples(r.Series)
+	xLabel := "time since warmup"
+	if note != "" {
+		xLabel += "; " + note
+	}
 
 	// Throughput over time.
 	var reqs, errs []point
 	maxRate := 0.0
-	for _, s := range r.Series {
-		// The last second may be cut short: plot rates, not counts.
-		if s.Span < 0.05 {
-			continue
-		}
-		x := float64(s.Second) + s.Span/2
+	for _, s := range samples {
+		x := float64(s.Second) + 0.5
 		reqs = append(reqs, point{x, float64(s.Requests) / s.Span})
 		errs = append(errs, point{x, float64(s.Errors) / s.Span})
 		maxRate = math.Max(maxRate, float64(s.Requests)/s.Span)
@@ -94,17 +102,17 @@ func (r *Report) charts() []template.HTML {
 	}
 	if r.TargetRate > 0 && len(r.Series) > 0 {
 		lines = append(lines, series{name: "target", color: "#94a3b8", dash: true, width: 1.5,
-			pts: []point{{0, r.TargetRate}, {n, r.TargetRate}}})
+			pts: []point{{0, r.TargetRate}, {dur, r.TargetRate}}})
 	}
 	out = append(out, template.HTML(chart{
-		title: "Throughput over time", w: w, h: h, xLabel: "time since warmup", yLabel: "requests per second",
-		xMax: xTicks[len(xTicks)-1].v, yMax: top, xTicks: xTicks, yTicks: yTicks, lines: lines,
+		title: "Throughput over time", w: w, xLabel: xLabel, yLabel: "requests per second",
+		xMax: dur, yMax: top, xTicks: xTicks, yTicks: yTicks, lines: lines,
 	}.svg()))
 
 	// Latency over time.
 	var p50, p99 []point
 	maxLat := 0.0
-	for _, s := range r.Series {
+	for _, s := range samples {
 		if s.Requests-s.Errors <= 0 && s.P99 == 0 {
 			continue
 		}
@@ -114,16 +122,16 @@ func (r *Report) charts() []template.HTML {
 	}
 	yTicks, top = niceTicks(maxLat*1.05, 5, tickMs)
 	out = append(out, template.HTML(chart{
-		title: "Latency over time", w: w, h: h, xLabel: "time since warmup", yLabel: "latency",
-		xMax: xTicks[len(xTicks)-1].v, yMax: top, xTicks: xTicks, yTicks: yTicks,
+		title: "Latency over time", w: w, xLabel: xLabel, yLabel: "latency",
+		xMax: dur, yMax: top, xTicks: xTicks, yTicks: yTicks,
 		lines: []series{{name: "p50", color: palette[0], pts: p50}, {name: "p99", color: palette[1], pts: p99}},
 	}.svg()))
 
 	// Latency by percentile, on the customary 1/(1-p) log axis so the tail
 	// gets the room it deserves.
 	pctLines := []series{{name: "all", color: palette[0], pts: percentilePoints(r.Total.Latency), width: 2.5}}
-	if len(r.Regions) > 1 && len(r.Regions) <= len(palette)-1 {
-		for i, g := range r.Regions {
+	if len(regions) > 1 && len(regions) <= len(palette)-1 {
+		for i, g := range regions {
 			pctLines = append(pctLines, series{name: g.Name, color: palette[i+1], pts: percentilePoints(g.Latency), width: 1.5, dash: true})
 		}
 	}
@@ -139,40 +147,107 @@ func (r *Report) charts() []template.HTML {
 		pTicks = append(pTicks, tick{float64(i), l})
 	}
 	out = append(out, template.HTML(chart{
-		title: "Latency by percentile", w: w, h: h, xLabel: "percentile", yLabel: "latency",
+		title: "Latency by percentile", w: w, xLabel: "percentile", yLabel: "latency",
 		xMax: 5, yMax: top, xTicks: pTicks, yTicks: yTicks, lines: pctLines,
 	}.svg()))
 
-	// Hit ratio per region and PoP, or over time when there are no groups.
+	// Hit ratio per region and PoP, and over time.
 	if r.Total.Cache.Responses > 0 {
 		var bars []bar
-		for _, g := range r.Regions {
-			if g.Cache.Responses > 0 {
-				bars = append(bars, bar{"region " + g.Name, g.Cache.HitRatio, fmt.Sprintf("%.1f%%", 100*g.Cache.HitRatio)})
-			}
-		}
-		for _, g := range r.PoPs {
-			if g.Cache.Responses > 0 {
-				bars = append(bars, bar{"PoP " + g.Name, g.Cache.HitRatio, fmt.Sprintf("%.1f%%", 100*g.Cache.HitRatio)})
+		for _, row := range rows {
+			if g := row.G; g.Cache.Responses > 0 {
+				bars = append(bars, bar{row.Label, g.Cache.HitRatio, fmt.Sprintf("%.1f%%", 100*g.Cache.HitRatio)})
 			}
 		}
 		bars = append(bars, bar{"all", r.Total.Cache.HitRatio, fmt.Sprintf("%.1f%%", 100*r.Total.Cache.HitRatio)})
 		out = append(out, template.HTML(barChart("Hit ratio per region", w, bars, colorHit)))
 
 		var hits []point
-		for _, s := range r.Series {
+		for _, s := range samples {
 			if s.CacheResponses > 0 {
-				hits = append(hits, point{float64(s.Second) + 0.5, 100 * s.HitRatio})
+				hits = append(hits, point{float64(s.Second) + 0.5, 100 * float64(s.Hits) / float64(s.CacheResponses)})
 			}
 		}
 		yTicks, _ = niceTicks(100, 4, func(v float64) string { return fmt.Sprintf("%g%%", v) })
 		out = append(out, template.HTML(chart{
-			title: "Hit ratio over time", w: w, h: h, xLabel: "time since warmup", yLabel: "hit ratio",
-			xMax: xTicks[len(xTicks)-1].v, yMax: 100, xTicks: xTicks, yTicks: yTicks,
+			title: "Hit ratio over time", w: w, xLabel: xLabel, yLabel: "hit ratio",
+			xMax: dur, yMax: 100, xTicks: xTicks, yTicks: yTicks,
 			lines: []series{{name: "hit ratio", color: colorHit, pts: hits, area: true}},
 		}.svg()))
 	}
 	return out
+}
+
+// duration is the measured part's length in seconds, where the time axes
+// end. Reports that lack it (assembled by hand) end at their last sample.
+func (r *Report) duration() float64 {
+	if r.ElapsedSeconds > 0 {
+		return r.ElapsedSeconds
+	}
+	d := 0.0
+	for _, s := range r.Series {
+		d = math.Max(d, float64(s.Second)+s.Span)
+	}
+	return d
+}
+
+// plottedSamples returns the samples the time charts draw, and a note on
+// those left out. A sample is one second of the run by completion time,
+// and only whole seconds are drawn as points: the last one is nearly
+// always cut short by the end of the run (and a first one could be, in a
+// report assembled elsewhere), and its few results would make the lines
+// dip or jump though nothing happened. Trailing seconds with fewer than
+// half the requests of the median whole second are left out too: they
+// hold only the requests still in flight when sending stopped, the
+// slowest of the run. Seconds in between are always drawn, whatever their
+// count: a dip there is what the charts are for.
+func plottedSamples(all []Sample) (kept []Sample, note string) {
+	var counts []int64
+	for _, s := range all {
+		if whole(s) {
+			counts = append(counts, s.Requests)
+		}
+	}
+	slices.Sort(counts)
+	median := 0.0
+	if n := len(counts); n > 0 {
+		median = float64(counts[(n-1)/2]+counts[n/2]) / 2
+	}
+	end := len(all)
+	trailing := 0.0
+	for end > 0 && (!whole(all[end-1]) || float64(all[end-1].Requests) < median/2) {
+		end--
+		trailing += all[end].Span
+	}
+	leading := 0.0
+	for _, s := range all[:end] {
+		if whole(s) {
+			kept = append(kept, s)
+		} else if len(kept) == 0 {
+			leading += s.Span
+		}
+	}
+	var parts []string
+	if leading > 0 {
+		parts = append(parts, "first "+fmtSpan(leading))
+	}
+	if trailing > 0 {
+		parts = append(parts, "last "+fmtSpan(trailing))
+	}
+	if len(parts) > 0 {
+		note = strings.Join(parts, ", ") + " not drawn: incomplete"
+	}
+	return kept, note
+}
+
+// whole says s covers a whole second of the measured part.
+func whole(s Sample) bool { return s.Span >= 1-1e-6 }
+
+func fmtSpan(s float64) string {
+	if s >= 10 {
+		return fmt.Sprintf("%.0f s", s)
+	}
+	return strconv.FormatFloat(s, 'g', 2, 64) + " s"
 }
 
 // percentilePoints maps a latency distribution onto the 1/(1-p) axis:
@@ -192,15 +267,28 @@ func percentilePoints(l Latency) []point {
 	return pts
 }
 
-// compact formats a count briefly: 950, 12.5k, 3.2M.
+// compact formats a count briefly, to about three significant digits:
+// 950, 1.25k, 12.5k, 3.2M.
 func compact(v float64) string {
+	suffix := ""
 	switch {
 	case v >= 1e6:
-		return strings.TrimSuffix(fmt.Sprintf("%.1f", v/1e6), ".0") + "M"
+		v, suffix = v/1e6, "M"
 	case v >= 1e3:
-		return strings.TrimSuffix(fmt.Sprintf("%.1f", v/1e3), ".0") + "k"
+		v, suffix = v/1e3, "k"
 	}
-	return fmt.Sprintf("%g", v)
+	decimals := 0
+	switch {
+	case v < 10:
+		decimals = 2
+	case v < 100:
+		decimals = 1
+	}
+	s := strconv.FormatFloat(v, 'f', decimals, 64)
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	return s + suffix
 }
 
 var reportTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
@@ -269,10 +357,10 @@ dd { margin: 0; word-break: break-word; }
 {{range .Charts}}<div class="panel">{{.}}</div>
 {{end}}</div>
 
-{{if .Groups}}<h2>Regions and PoPs</h2>
+{{if .Rows}}<h2>Regions and PoPs</h2>
 <table>
 <tr><th>group</th><th>requests</th><th>errors</th><th>req/s</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>hit ratio</th><th>received</th></tr>
-{{range $i, $g := .Groups}}<tr><td>{{if lt $i $.RegionCount}}region{{else}}PoP{{end}} {{$g.Name}}</td><td>{{$g.Requests}}</td><td>{{$g.Errors}}</td><td>{{num $g.Throughput}}</td><td>{{ms $g.Latency.P50}}</td><td>{{ms $g.Latency.P90}}</td><td>{{ms $g.Latency.P99}}</td><td>{{ms $g.Latency.P999}}</td><td>{{ms $g.Latency.Max}}</td><td>{{if $g.Cache.Responses}}{{pct $g.Cache.HitRatio}}{{else}}n/a{{end}}</td><td>{{bytes $g.BytesReceived}}</td></tr>
+{{range .Rows}}{{$g := .G}}<tr><td>{{.Label}}</td><td>{{$g.Requests}}</td><td>{{$g.Errors}}</td><td>{{num $g.Throughput}}</td><td>{{ms $g.Latency.P50}}</td><td>{{ms $g.Latency.P90}}</td><td>{{ms $g.Latency.P99}}</td><td>{{ms $g.Latency.P999}}</td><td>{{ms $g.Latency.Max}}</td><td>{{if $g.Cache.Responses}}{{pct $g.Cache.HitRatio}}{{else}}n/a{{end}}</td><td>{{bytes $g.BytesReceived}}</td></tr>
 {{end}}</table>
 {{end}}
 

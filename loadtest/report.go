@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
+	"reflect"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -240,7 +242,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	for _, gs := range []struct {
 		title  string
 		groups []Group
-	}{{"region", r.Regions}, {"PoP", r.PoPs}} {
+	}{{"region", uniqueGroups(r.Regions)}, {"PoP", uniqueGroups(r.PoPs)}} {
 		if len(gs.groups) == 0 {
 			continue
 		}
@@ -341,4 +343,178 @@ func sortedKeys(m map[string]int64) []string {
 		return keys[i] < keys[j]
 	})
 	return keys
+}
+
+// uniqueGroups returns gs with one group per name, in first-seen order.
+// A group repeated with the same figures is the same group listed twice
+// and is kept once; groups of one name with different figures are parts
+// of one group and are merged.
+func uniqueGroups(gs []Group) []Group {
+	var out []Group
+	at := map[string]int{}
+	for _, g := range gs {
+		i, seen := at[g.Name]
+		switch {
+		case !seen:
+			at[g.Name] = len(out)
+			out = append(out, g)
+		case !sameFigures(out[i], g):
+			out[i] = mergeGroups(out[i], g)
+		}
+	}
+	return out
+}
+
+// sameFigures says a and b hold the same statistics, whatever their names.
+func sameFigures(a, b Group) bool {
+	a.Name, b.Name = "", ""
+	return reflect.DeepEqual(a, b)
+}
+
+// groupRow is a row of the region and PoP table.
+type groupRow struct {
+	Label string
+	G     Group
+}
+
+// groupRows lists regions, then PoPs, one row each. Clients of a region
+// are usually served by the PoP of the same name; when that PoP served
+// exactly them, the region and the PoP have the same figures and share one
+// row.
+func groupRows(regions, pops []Group) []groupRow {
+	var rows []groupRow
+	region := map[string]int{}
+	for _, g := range regions {
+		region[g.Name] = len(rows)
+		rows = append(rows, groupRow{"region " + g.Name, g})
+	}
+	for _, g := range pops {
+		if i, ok := region[g.Name]; ok && sameFigures(rows[i].G, g) {
+			rows[i].Label = "region & PoP " + g.Name
+			continue
+		}
+		rows = append(rows, groupRow{"PoP " + g.Name, g})
+	}
+	return rows
+}
+
+// mergeGroups combines two parts of one group measured over the same run.
+// Counts add up; percentiles are those of the mixture of both
+// distributions, read from their percentile ladders.
+func mergeGroups(a, b Group) Group {
+	g := Group{
+		Name:          a.Name,
+		Requests:      a.Requests + b.Requests,
+		Responses:     a.Responses + b.Responses,
+		Errors:        a.Errors + b.Errors,
+		ErrorsByKind:  addCounts(a.ErrorsByKind, b.ErrorsByKind),
+		Statuses:      addCounts(a.Statuses, b.Statuses),
+		Protocols:     addCounts(a.Protocols, b.Protocols),
+		Throughput:    a.Throughput + b.Throughput,
+		BytesReceived: a.BytesReceived + b.BytesReceived,
+		Bandwidth:     a.Bandwidth + b.Bandwidth,
+		Latency:       mergeLatency(a.Latency, b.Latency),
+	}
+	c, ac, bc := &g.Cache, a.Cache, b.Cache
+	c.Responses = ac.Responses + bc.Responses
+	c.Without = ac.Without + bc.Without
+	c.Hits = ac.Hits + bc.Hits
+	c.StaleHits = ac.StaleHits + bc.StaleHits
+	c.Misses = ac.Misses + bc.Misses
+	c.Revalidated = ac.Revalidated + bc.Revalidated
+	c.Bypass = ac.Bypass + bc.Bypass
+	c.Other = ac.Other + bc.Other
+	c.Collapsed = ac.Collapsed + bc.Collapsed
+	c.Stored = ac.Stored + bc.Stored
+	c.Fwd = addCounts(ac.Fwd, bc.Fwd)
+	if c.Responses > 0 {
+		c.HitRatio = float64(c.Hits) / float64(c.Responses)
+	}
+	return g
+}
+
+func addCounts(a, b map[string]int64) map[string]int64 {
+	if len(a)+len(b) == 0 {
+		return nil
+	}
+	out := make(map[string]int64, len(a)+len(b))
+	for k, v := range a {
+		out[k] += v
+	}
+	for k, v := range b {
+		out[k] += v
+	}
+	return out
+}
+
+// mergeLatency combines two latency summaries by count. Without both
+// percentile ladders, the percentiles are count-weighted means of the two,
+// an approximation.
+func mergeLatency(a, b Latency) Latency {
+	switch {
+	case a.Count == 0:
+		return b
+	case b.Count == 0:
+		return a
+	}
+	n := a.Count + b.Count
+	wa := float64(a.Count) / float64(n)
+	wb := 1 - wa
+	l := Latency{Count: n, Min: math.Min(a.Min, b.Min), Max: math.Max(a.Max, b.Max), Mean: wa*a.Mean + wb*b.Mean}
+	square := wa*(a.StdDev*a.StdDev+a.Mean*a.Mean) + wb*(b.StdDev*b.StdDev+b.Mean*b.Mean)
+	l.StdDev = math.Sqrt(math.Max(0, square-l.Mean*l.Mean))
+	ladders := len(a.Distribution) > 0 && len(b.Distribution) > 0
+	at := func(p, va, vb float64) float64 {
+		if !ladders {
+			return wa*va + wb*vb
+		}
+		return mixtureQuantile(p, wa, a, b, l.Min, l.Max)
+	}
+	l.P50 = at(50, a.P50, b.P50)
+	l.P90 = at(90, a.P90, b.P90)
+	l.P99 = at(99, a.P99, b.P99)
+	l.P999 = at(99.9, a.P999, b.P999)
+	if ladders {
+		for _, q := range a.Distribution {
+			l.Distribution = append(l.Distribution, Quantile{Percentile: q.Percentile, Ms: at(q.Percentile, 0, 0)})
+		}
+	}
+	return l
+}
+
+// mixtureQuantile is the latency at percentile p of the mixture of a
+// (weight wa) and b (weight 1-wa), between lo and hi.
+func mixtureQuantile(p, wa float64, a, b Latency, lo, hi float64) float64 {
+	switch {
+	case p <= 0:
+		return lo
+	case p >= 100:
+		return hi
+	}
+	below := func(x float64) float64 {
+		return wa*percentBelow(a.Distribution, x) + (1-wa)*percentBelow(b.Distribution, x)
+	}
+	for i := 0; i < 64 && hi-lo > 1e-9*hi; i++ {
+		mid := (lo + hi) / 2
+		if below(mid) >= p {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return hi
+}
+
+// percentBelow reads from a percentile ladder the percentage of values at
+// most x, interpolating linearly between rungs.
+func percentBelow(d []Quantile, x float64) float64 {
+	if x < d[0].Ms {
+		return 0
+	}
+	if x >= d[len(d)-1].Ms {
+		return 100
+	}
+	k := sort.Search(len(d), func(i int) bool { return d[i].Ms > x }) - 1
+	f := (x - d[k].Ms) / (d[k+1].Ms - d[k].Ms)
+	return d[k].Percentile + f*(d[k+1].Percentile-d[k].Percentile)
 }
