@@ -22,13 +22,15 @@ build:
 run: build
 	./$(BIN) sim
 
-## test: every test, with the race detector, after installing what tests use.
+## test: every test, with the race detector, after installing what tests use;
+## the edge package a second time on the net/http-only HTTP/1.1 engine.
 ## Failed tests and build errors are printed; the last lines list each skipped
 ## test with its reason and then "tests: N passed, N failed, N skipped".
 test: deps-test
 	$(GO) vet $(PKGS)
 	$(GO) build -o bin/testsummary ./scripts/testsummary
-	$(GO) test -json -race -count=1 -timeout 20m $(TESTFLAGS) $(PKGS) 2>&1 | bin/testsummary
+	{ $(GO) test -json -race -count=1 -timeout 20m $(TESTFLAGS) $(PKGS); \
+	  CDN_TEST_HTTP1_ENGINE=stdlib $(GO) test -json -race -count=1 -timeout 20m $(TESTFLAGS) ./edge/; } 2>&1 | bin/testsummary
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)

@@ -220,6 +220,11 @@ type Ports struct {
 	HTTPS int `yaml:"https"`
 	// Admin serves /metrics, /healthz and the purge API. Default 9090.
 	Admin int `yaml:"admin"`
+	// HTTPEngine serves HTTP/1.1 on the http port: "fast" answers plain
+	// hits with the edge's own HTTP/1.1 engine and hands every other
+	// request to net/http; "stdlib" leaves every request to net/http.
+	// Default fast.
+	HTTPEngine string `yaml:"http_engine"`
 }
 
 // Admin configures every node's admin listener.
@@ -232,6 +237,10 @@ type Admin struct {
 	// as a bearer token on /metrics and /status. /healthz stays open for
 	// health checks. Default false.
 	Protect bool `yaml:"protect"`
+	// Pprof serves Go's profiler (net/http/pprof) under /debug/pprof/ on
+	// edges and shields, behind the admin token when one is set. Default
+	// false.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Cache sizes the cache tiers of each node.

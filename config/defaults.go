@@ -10,6 +10,7 @@ const (
 	DefaultHTTPPort        = 80
 	DefaultHTTPSPort       = 443
 	DefaultAdminPort       = 9090
+	DefaultHTTPEngine      = "fast"
 	DefaultDNSPort         = 53
 	DefaultMemory          = ByteSize(512 << 20)
 	DefaultMaxMemoryObject = ByteSize(16 << 20)
@@ -94,6 +95,9 @@ func (c *Cluster) ApplyDefaults() {
 	}
 	if c.Ports.HTTPS == 0 {
 		c.Ports.HTTPS = DefaultHTTPSPort
+	}
+	if c.Ports.HTTPEngine == "" {
+		c.Ports.HTTPEngine = DefaultHTTPEngine
 	}
 	if c.Ports.Admin == 0 {
 		c.Ports.Admin = DefaultAdminPort

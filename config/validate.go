@@ -180,6 +180,9 @@ func (c *Cluster) Validate() error {
 	if c.Ports.HTTP == c.Ports.Admin {
 		ck.add("ports.admin", "must differ from ports.http")
 	}
+	if e := c.Ports.HTTPEngine; e != "" && e != "fast" && e != "stdlib" {
+		ck.add("ports.http_engine", "must be fast or stdlib, got %q", e)
+	}
 	if c.Cache.Memory < 1<<20 {
 		ck.add("cache.memory", "must be at least 1MiB, got %s", c.Cache.Memory)
 	}

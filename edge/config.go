@@ -136,6 +136,13 @@ type Config struct {
 	// MaxConnsPerClient bounds the connections one client address holds
 	// on the HTTP and HTTPS listeners. Default 256; negative: no limit.
 	MaxConnsPerClient int
+	// Pprof serves net/http/pprof under /debug/pprof/ on the admin
+	// listener (behind AdminToken when set).
+	Pprof bool
+	// HTTP1Engine serves the cleartext HTTP/1.1 listener: EngineFast (the
+	// default) answers plain hits itself and hands everything else to
+	// net/http; EngineStdlib leaves every request to net/http.
+	HTTP1Engine string
 	// H2MaxStreams bounds concurrent HTTP/2 streams per connection.
 	// Default 128.
 	H2MaxStreams int
@@ -336,6 +343,9 @@ func (c *Config) Validate() error {
 	if c.Listen == "" && c.TLSListen == "" {
 		bad("listen", "an HTTP or HTTPS listen address is required")
 	}
+	if e := c.HTTP1Engine; e != "" && e != EngineFast && e != EngineStdlib {
+		bad("http1_engine", "must be %s or %s, got %q", EngineFast, EngineStdlib, e)
+	}
 	if c.TLSListen != "" && c.TLSConfig == nil && (c.TLSCert == "" || c.TLSKey == "") {
 		bad("tls", "tls listen address given without certificate and key")
 	}
@@ -421,6 +431,8 @@ func FromCluster(cl *config.Cluster, node string) (Config, error) {
 		BodyIdleTimeout: cl.Limits.BodyIdleTimeout.D(),
 		StreamWindow:    int64(cl.Limits.StreamWindow),
 		H2MaxStreams:    cl.Limits.H2MaxStreams,
+		HTTP1Engine:     cl.Ports.HTTPEngine,
+		Pprof:           cl.Admin.Pprof,
 
 		MaxHeaderBytes:      int(cl.Limits.MaxHeaderBytes),
 		ClientBodyTimeout:   cl.Limits.ClientBodyTimeout.D(),

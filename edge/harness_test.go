@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -81,6 +82,10 @@ func startEdge(t *testing.T, cfg Config) *testEdge {
 	}
 	if cfg.Admin == "" {
 		cfg.Admin = "127.0.0.1:0"
+	}
+	if cfg.HTTP1Engine == "" {
+		// make test runs the package on each engine (CDN_TEST_HTTP1_ENGINE).
+		cfg.HTTP1Engine = os.Getenv("CDN_TEST_HTTP1_ENGINE")
 	}
 	srv, err := New(cfg)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/selfcdn/cdn/cache"
@@ -64,6 +65,7 @@ type headDerived struct {
 	strongLM     time.Time
 	client       http.Header // the header as sent to clients
 	compressible bool        // the edge serves compressed variants of it
+	fast         atomic.Pointer[fastHead]
 }
 
 // headInfo returns the derived data of h for site st, computing it on

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -38,6 +39,7 @@ type Server struct {
 	disk      *disk.Store // nil without a disk tier; the node opens and closes it
 	inv       *cache.Invalidations
 	purges    recentPurges  // the last purges applied, for the status page
+	engines   []*fastEngine // fast HTTP/1.1 engines of the running listeners
 	store     *cache.Tiered // the tiers as requests see them
 	flights   flightGroup
 	routes    atomic.Pointer[routes] // sites and upstreams; replaced by Reload
@@ -207,6 +209,7 @@ func (s *Server) Run(ctx context.Context) error {
 		name string
 		hs   *http.Server
 		ln   net.Listener
+		eng  *fastEngine // nil: net/http accepts the connections itself
 	}
 	var servers []srv
 	var protocols http.Protocols
@@ -240,9 +243,18 @@ func (s *Server) Run(ctx context.Context) error {
 				s.metrics.limitTrips.WithLabelValues("conns_per_client").Inc()
 			})
 		}
+		var eng *fastEngine
 		if name == "http" {
 			hs.Protocols = &protocols
-			ln = framingListener{ln}
+			if s.cfg.HTTP1Engine != EngineStdlib && s.cfg.WrapHTTP == nil {
+				// The fast engine takes the connections and hands to
+				// net/http (behind the framing guard) what it does not
+				// answer itself.
+				eng = newFastEngine(s, ln)
+				ln = eng.handoff
+			} else {
+				ln = framingListener{ln}
+			}
 		}
 		if tlsCfg != nil {
 			hs.TLSConfig = tlsCfg
@@ -251,13 +263,19 @@ func (s *Server) Run(ctx context.Context) error {
 		s.mu.Lock()
 		s.addrs[name] = ln.Addr()
 		s.running = append(s.running, hs)
+		if eng != nil {
+			s.engines = append(s.engines, eng)
+		}
 		s.mu.Unlock()
-		servers = append(servers, srv{name, hs, ln})
+		servers = append(servers, srv{name, hs, ln, eng})
 		return nil
 	}
 	closeAll := func() {
 		for _, x := range servers {
 			x.ln.Close()
+			if x.eng != nil {
+				x.eng.close()
+			}
 		}
 	}
 	var handler http.Handler = s
@@ -323,6 +341,9 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, len(servers)+1) // and HTTP/3
 	for _, x := range servers {
 		s.log.Info("listening", "listener", x.name, "addr", x.ln.Addr().String(), "role", s.cfg.Role)
+		if x.eng != nil {
+			go x.eng.serve()
+		}
 		go func() {
 			if err := x.hs.Serve(x.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("%s listener: %w", x.name, err)
@@ -351,6 +372,9 @@ func (s *Server) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			if x.eng != nil {
+				x.eng.close()
+			}
 			if err := x.hs.Shutdown(sctx); err != nil {
 				x.hs.Close()
 			}
@@ -388,6 +412,12 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 	for _, hs := range running {
 		hs.Close()
+	}
+	s.mu.Lock()
+	engines := s.engines
+	s.mu.Unlock()
+	for _, e := range engines {
+		e.close()
 	}
 	s.mu.Lock()
 	h3 := s.h3
@@ -430,6 +460,13 @@ func (s *Server) adminHandler() http.Handler {
 		json.NewEncoder(w).Encode(s.status())
 	})))
 	mux.Handle("GET /{$}", s.adminAuth(http.HandlerFunc(s.statusPage)))
+	if s.cfg.Pprof {
+		mux.Handle("/debug/pprof/", s.adminAuth(http.HandlerFunc(pprof.Index)))
+		mux.Handle("/debug/pprof/cmdline", s.adminAuth(http.HandlerFunc(pprof.Cmdline)))
+		mux.Handle("/debug/pprof/profile", s.adminAuth(http.HandlerFunc(pprof.Profile)))
+		mux.Handle("/debug/pprof/symbol", s.adminAuth(http.HandlerFunc(pprof.Symbol)))
+		mux.Handle("/debug/pprof/trace", s.adminAuth(http.HandlerFunc(pprof.Trace)))
+	}
 	return mux
 }
 

@@ -104,3 +104,21 @@ func TestStatusPageToken(t *testing.T) {
 		}
 	}
 }
+
+// The profiler is off unless asked for, and then behind the admin token.
+func TestPprofOnlyWhenEnabled(t *testing.T) {
+	o := startOrigin(t)
+	off := adminQuickEdge(t, o, nil)
+	if resp, _ := getPage(t, "http://"+off.Addr("admin").String()+"/debug/pprof/", ""); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("pprof off: %d, want 404", resp.StatusCode)
+	}
+	on := adminQuickEdge(t, o, func(c *Config) { c.Pprof, c.AdminToken = true, "s3cret" })
+	base := "http://" + on.Addr("admin").String()
+	if resp, _ := getPage(t, base+"/debug/pprof/", ""); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("pprof without the token: %d, want 401", resp.StatusCode)
+	}
+	resp, body := getPage(t, base+"/debug/pprof/", "s3cret")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "goroutine") {
+		t.Errorf("pprof with the token: %d", resp.StatusCode)
+	}
+}

@@ -52,6 +52,8 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	noPurge := fs.Bool("no-purge", false, "quick mode: no purge API on the admin listener")
 	trustedProxies := fs.String("trusted-proxies", "", "quick mode: comma-separated CIDRs of proxies in front whose X-Forwarded-For/-Proto/-Host are believed")
 	accessLog := fs.Bool("access-log", true, "log every request as a JSON line on stderr")
+	pprofOn := fs.Bool("pprof", false, "serve Go's profiler under /debug/pprof/ on the admin listener (behind the admin token when one is set)")
+	engine := fs.String("http1-engine", "", "what serves HTTP/1.1 on the HTTP listener: fast (plain hits by the edge's own engine, the rest by net/http) or stdlib (default: ports.http_engine, or fast)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -66,6 +68,12 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		if *admin != "" {
 			cfg.Admin = *admin
+		}
+		if *engine != "" {
+			cfg.HTTP1Engine = *engine
+		}
+		if *pprofOn {
+			cfg.Pprof = true
 		}
 		if maxObj > 0 {
 			cfg.MaxMemoryObject = int64(maxObj)
