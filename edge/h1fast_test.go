@@ -2,8 +2,8 @@ package edge
 
 import (
 	"bufio"
-	"context"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
