@@ -58,6 +58,10 @@ func (s *Server) route(host string) *site {
 // ServeHTTP is the one handler shared by HTTP/1.1, HTTP/2 (and HTTP/3).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.cfg.Now()
+	if r.TLS == nil {
+		// HTTP/1.1 over TLS comes through the TLS front (tlsfront.go).
+		r.TLS = tlsStateFor(r.Context())
+	}
 	sw := &statusWriter{ResponseWriter: w, sendTimeout: s.cfg.SendTimeout}
 	sw.armSend() // also bounds responses without a body
 	info := &reqInfo{}
@@ -70,6 +74,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		info.status = "refused"
 		sw.Header().Set("Connection", "close")
 		s.plainError(sw, http.StatusBadRequest, "request has both Content-Length and Transfer-Encoding\n")
+		return
+	}
+	if r.Method == http.MethodOptions && r.RequestURI == "*" {
+		// RFC 9110 §9.3.7: about the server, not a resource; answered
+		// here as net/http would (its own handler is off, see Run).
+		info.status = "other"
+		sw.Header().Set("Content-Length", "0")
+		sw.WriteHeader(http.StatusOK)
 		return
 	}
 	if r.URL.Path == config.DefaultShieldHealthPath && r.Method == http.MethodGet {

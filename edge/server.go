@@ -40,6 +40,7 @@ type Server struct {
 	inv       *cache.Invalidations
 	purges    recentPurges  // the last purges applied, for the status page
 	engines   []*fastEngine // fast HTTP/1.1 engines of the running listeners
+	fronts    []front       // what accepts for net/http: fast engines, the TLS front
 	store     *cache.Tiered // the tiers as requests see them
 	flights   flightGroup
 	routes    atomic.Pointer[routes] // sites and upstreams; replaced by Reload
@@ -206,10 +207,10 @@ func (s *Server) Run(ctx context.Context) error {
 		defer s.disk.Close()
 	}
 	type srv struct {
-		name string
-		hs   *http.Server
-		ln   net.Listener
-		eng  *fastEngine // nil: net/http accepts the connections itself
+		name  string
+		hs    *http.Server
+		ln    net.Listener
+		front front // nil: net/http accepts the connections itself
 	}
 	var servers []srv
 	var protocols http.Protocols
@@ -227,7 +228,11 @@ func (s *Server) Run(ctx context.Context) error {
 			IdleTimeout:       120 * time.Second,
 			MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
 			ErrorLog:          errLog,
-			BaseContext:       func(net.Listener) context.Context { return s.baseCtx },
+			// Every request reaches the handler, "OPTIONS *" included:
+			// the framing guard counts requests, and a request net/http
+			// answered itself would put its count out of step.
+			DisableGeneralOptionsHandler: true,
+			BaseContext:                  func(net.Listener) context.Context { return s.baseCtx },
 		}
 		if name != "admin" {
 			hs.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: s.cfg.H2MaxStreams}
@@ -243,6 +248,7 @@ func (s *Server) Run(ctx context.Context) error {
 				s.metrics.limitTrips.WithLabelValues("conns_per_client").Inc()
 			})
 		}
+		var fr front
 		var eng *fastEngine
 		if name == "http" {
 			hs.Protocols = &protocols
@@ -251,30 +257,49 @@ func (s *Server) Run(ctx context.Context) error {
 				// net/http (behind the framing guard) what it does not
 				// answer itself.
 				eng = newFastEngine(s, ln)
-				ln = eng.handoff
+				fr, ln = eng, eng.handoff
 			} else {
 				ln = framingListener{ln}
 			}
 		}
+		var h1 *http.Server // HTTP/1.1 over TLS, behind the framing guard
 		if tlsCfg != nil {
 			hs.TLSConfig = tlsCfg
-			ln = tls.NewListener(ln, tlsCfg)
+			tf := newTLSFront(ln, tlsCfg)
+			fr, ln = tf, tf.h2
+			var p1 http.Protocols
+			p1.SetHTTP1(true)
+			h1 = &http.Server{
+				Handler: hs.Handler, ReadHeaderTimeout: hs.ReadHeaderTimeout, IdleTimeout: hs.IdleTimeout,
+				MaxHeaderBytes: hs.MaxHeaderBytes, ErrorLog: errLog, DisableGeneralOptionsHandler: true,
+				BaseContext: hs.BaseContext, Protocols: &p1,
+				ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+					return hs.ConnContext(tlsConnContext(ctx, c), c)
+				},
+			}
+			servers = append(servers, srv{name + "-h1", h1, tf.h1, nil})
 		}
 		s.mu.Lock()
 		s.addrs[name] = ln.Addr()
 		s.running = append(s.running, hs)
+		if h1 != nil {
+			s.running = append(s.running, h1)
+		}
+		if fr != nil {
+			s.fronts = append(s.fronts, fr)
+		}
 		if eng != nil {
 			s.engines = append(s.engines, eng)
 		}
 		s.mu.Unlock()
-		servers = append(servers, srv{name, hs, ln, eng})
+		servers = append(servers, srv{name, hs, ln, fr})
 		return nil
 	}
 	closeAll := func() {
 		for _, x := range servers {
 			x.ln.Close()
-			if x.eng != nil {
-				x.eng.close()
+			if x.front != nil {
+				x.front.close()
 			}
 		}
 	}
@@ -341,8 +366,8 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, len(servers)+1) // and HTTP/3
 	for _, x := range servers {
 		s.log.Info("listening", "listener", x.name, "addr", x.ln.Addr().String(), "role", s.cfg.Role)
-		if x.eng != nil {
-			go x.eng.serve()
+		if x.front != nil {
+			go x.front.serve()
 		}
 		go func() {
 			if err := x.hs.Serve(x.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -372,8 +397,8 @@ func (s *Server) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if x.eng != nil {
-				x.eng.close()
+			if x.front != nil {
+				x.front.close()
 			}
 			if err := x.hs.Shutdown(sctx); err != nil {
 				x.hs.Close()
@@ -414,10 +439,10 @@ func (s *Server) Close() {
 		hs.Close()
 	}
 	s.mu.Lock()
-	engines := s.engines
+	fronts := s.fronts
 	s.mu.Unlock()
-	for _, e := range engines {
-		e.close()
+	for _, f := range fronts {
+		f.close()
 	}
 	s.mu.Lock()
 	h3 := s.h3

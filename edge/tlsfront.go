@@ -1,0 +1,117 @@
+package edge
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"net"
+	"sync"
+	"time"
+)
+
+// tlsFront terminates TLS for the HTTPS listener itself, so that HTTP/1.1
+// over TLS passes the framing guard like cleartext HTTP/1.1 does: the
+// guard must read the plaintext, and net/http recognises a TLS connection
+// only as a bare *tls.Conn. After the handshake, a connection that chose
+// h2 goes to net/http's HTTPS server as the *tls.Conn (HTTP/2 has no
+// Content-Length/Transfer-Encoding ambiguity); any other goes, wrapped in
+// the framing guard, to a second server that speaks HTTP/1.1 only and
+// gives the handler the connection's TLS state (see tlsStateFor).
+type tlsFront struct {
+	ln  net.Listener
+	cfg *tls.Config
+	h2  *handoffListener
+	h1  *handoffListener
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+const tlsHandshakeTimeout = 10 * time.Second
+
+func newTLSFront(ln net.Listener, cfg *tls.Config) *tlsFront {
+	ctx, cancel := context.WithCancel(context.Background())
+	mk := func() *handoffListener {
+		return &handoffListener{addr: ln.Addr(), conns: make(chan net.Conn), done: make(chan struct{})}
+	}
+	return &tlsFront{ln: ln, cfg: cfg, h2: mk(), h1: mk(), ctx: ctx, cancel: cancel}
+}
+
+func (f *tlsFront) serve() error {
+	var delay time.Duration
+	for {
+		c, err := f.ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			f.h1.Close()
+			f.h2.Close()
+			return err
+		}
+		delay = 0
+		f.wg.Add(1)
+		go f.handshake(c)
+	}
+}
+
+func (f *tlsFront) handshake(raw net.Conn) {
+	defer f.wg.Done()
+	tc := tls.Server(raw, f.cfg)
+	ctx, cancel := context.WithTimeout(f.ctx, tlsHandshakeTimeout)
+	err := tc.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		raw.Close()
+		return
+	}
+	to, c := f.h1, net.Conn(&framingConn{Conn: tc})
+	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+		to, c = f.h2, tc
+	}
+	select {
+	case to.conns <- c:
+	case <-to.done:
+		raw.Close()
+	case <-f.ctx.Done():
+		raw.Close()
+	}
+}
+
+// close stops accepting and abandons handshakes in progress.
+func (f *tlsFront) close() {
+	f.ln.Close()
+	f.cancel()
+	f.wg.Wait()
+}
+
+// front accepts a listener's connections ahead of net/http.
+type front interface {
+	serve() error
+	close()
+}
+
+type tlsStateKey struct{}
+
+// tlsConnContext records the TLS state of a connection the front handed
+// over for HTTP/1.1, for the handler (net/http sets Request.TLS only for a
+// bare *tls.Conn).
+func tlsConnContext(ctx context.Context, c net.Conn) context.Context {
+	if fc, ok := c.(*framingConn); ok {
+		if tc, ok := fc.Conn.(*tls.Conn); ok {
+			st := tc.ConnectionState()
+			return context.WithValue(ctx, tlsStateKey{}, &st)
+		}
+	}
+	return ctx
+}
+
+// tlsStateFor returns the TLS state tlsConnContext recorded, or nil.
+func tlsStateFor(ctx context.Context) *tls.ConnectionState {
+	st, _ := ctx.Value(tlsStateKey{}).(*tls.ConnectionState)
+	return st
+}
