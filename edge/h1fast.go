@@ -42,8 +42,9 @@ const (
 // fastEngine accepts the connections of one listener.
 type fastEngine struct {
 	s       *Server
-	ln      net.Listener
+	ln      net.Listener // nil when the TLS front gives it connections
 	handoff *handoffListener
+	tls     bool // connections are TLS (the TLS front's HTTP/1.1 ones)
 
 	answered atomic.Int64 // requests the engine answered itself
 	handed   atomic.Int64 // connections handed to net/http
@@ -57,6 +58,17 @@ type fastEngine struct {
 func newFastEngine(s *Server, ln net.Listener) *fastEngine {
 	return &fastEngine{s: s, ln: ln, conns: map[net.Conn]struct{}{},
 		handoff: &handoffListener{addr: ln.Addr(), conns: make(chan net.Conn), done: make(chan struct{})}}
+}
+
+// adopt serves a connection accepted elsewhere (the TLS front), in the
+// calling goroutine.
+func (e *fastEngine) adopt(c net.Conn) {
+	if !e.track(c) {
+		c.Close()
+		return
+	}
+	e.wg.Add(1)
+	e.serveConn(c)
 }
 
 // serve accepts connections until the listener is closed.
@@ -105,7 +117,9 @@ func (e *fastEngine) untrack(c net.Conn) {
 // serves (they are between or inside hits, which take microseconds, or
 // idle); connections handed to net/http are net/http's to shut down.
 func (e *fastEngine) close() {
-	e.ln.Close()
+	if e.ln != nil {
+		e.ln.Close()
+	}
 	e.mu.Lock()
 	e.closed = true
 	for c := range e.conns {

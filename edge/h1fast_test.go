@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -39,7 +40,12 @@ func engineEdges(t *testing.T, o *testOrigin, tweak func(*Config)) (fast, std *t
 // by the second between two runs.
 func rawExchange(t *testing.T, addr string, raw string, methods []string) string {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	return rawExchangeOn(t, func() (net.Conn, error) { return net.DialTimeout("tcp", addr, 5*time.Second) }, addr, raw, methods)
+}
+
+func rawExchangeOn(t *testing.T, dial func() (net.Conn, error), addr string, raw string, methods []string) string {
+	t.Helper()
+	c, err := dial()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,14 +82,16 @@ func rawExchange(t *testing.T, addr string, raw string, methods []string) string
 				fmt.Fprintf(&out, "Age: present\n")
 				continue
 			}
-			fmt.Fprintf(&out, "%s: %q\n", k, ttlRE.ReplaceAllString(strings.Join(resp.Header[k], "|"), "ttl=N"))
+			v := ttlRE.ReplaceAllString(strings.Join(resp.Header[k], "|"), "ttl=N")
+			v = altSvcPortRE.ReplaceAllString(v, `h3=":PORT"`) // each edge has its own
+			fmt.Fprintf(&out, "%s: %q\n", k, v)
 		}
 		fmt.Fprintf(&out, "close=%v body=%d %x err=%v\n", resp.Close, len(body), sha(body), err != nil)
 	}
 	return out.String()
 }
 
-var ttlRE = regexp.MustCompile(`ttl=-?[0-9]+`)
+var ttlRE, altSvcPortRE = regexp.MustCompile(`ttl=-?[0-9]+`), regexp.MustCompile(`h3=":[0-9]+"`)
 
 func errKind(err error) string {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
@@ -117,7 +125,10 @@ func sha(b []byte) []byte {
 // engine, the rest handed over.
 func TestFastEngineMatchesStdlib(t *testing.T) {
 	o := startOrigin(t)
-	fast, std := engineEdges(t, o, nil)
+	certFile, keyFile, pool := selfSigned(t)
+	fast, std := engineEdges(t, o, func(c *Config) {
+		c.TLSListen, c.TLSCert, c.TLSKey = "127.0.0.1:0", certFile, keyFile
+	})
 	p := uniq(t)
 	hit := p + "-hit?size=1000&cc=max-age%3D600"
 	gz := p + "-gz?size=3000&cc=max-age%3D600&ctype=text/plain"
@@ -125,19 +136,21 @@ func TestFastEngineMatchesStdlib(t *testing.T) {
 	miss := p + "-miss?size=10&cc=max-age%3D600"
 	nostore := p + "-ns?size=10&cc=no-store"
 	big := p + "-big?size=100000&cc=max-age%3D600"
-	// Prime both edges.
+	// Prime both edges, over both listeners (the scheme is in the key).
+	h1tls := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, TLSNextProto: map[string]func(string, *tls.Conn) http.RoundTripper{}}}
 	for _, e := range []*testEdge{fast, std} {
-		for _, u := range []string{hit, gz, big} {
-			get(t, e.URL+u)
+		for _, base := range []string{e.URL, "https://" + e.Addr("https").String()} {
+			for _, u := range []string{hit, gz, big, vary} {
+				req, _ := http.NewRequest(http.MethodGet, base+u, nil)
+				req.Header.Set("Accept-Language", "de")
+				resp, err := h1tls.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
 		}
-		req, _ := http.NewRequest(http.MethodGet, e.URL+vary, nil)
-		req.Header.Set("Accept-Language", "de")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
 	}
 	fast.mem.Wait()
 	std.mem.Wait()
@@ -185,22 +198,40 @@ func TestFastEngineMatchesStdlib(t *testing.T) {
 		{"health path", g("/.well-known/cdn-healthz"), []string{"GET"}, false},
 		{"too many fields", g(hit, strings.Repeat("X-F: 1\r\n", 150)), []string{"GET"}, false},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			before := fast.engines[0].answered.Load()
-			got := rawExchange(t, fast.Addr("http").String(), c.raw, c.methods)
-			answered := fast.engines[0].answered.Load() - before
-			want := rawExchange(t, std.Addr("http").String(), c.raw, c.methods)
-			if got != want {
-				t.Errorf("fast engine:\n%s\nnet/http:\n%s", got, want)
+	type transport struct {
+		name     string
+		listener string
+		engine   int // index in Server.engines
+		dial     func(addr string) (net.Conn, error)
+	}
+	for _, tr := range []transport{
+		{"cleartext", "http", 0, func(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, 5*time.Second) }},
+		{"TLS", "https", 1, func(addr string) (net.Conn, error) {
+			return tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}})
+		}},
+	} {
+		for _, c := range cases {
+			if tr.name == "TLS" && c.name == "h2c preface" {
+				continue
 			}
-			if c.fast && answered == 0 {
-				t.Errorf("the fast engine answered none of it")
-			}
-			if !c.fast && answered != 0 {
-				t.Errorf("the fast engine answered %d requests it should have handed over", answered)
-			}
-		})
+			t.Run(tr.name+"/"+c.name, func(t *testing.T) {
+				eng := fast.engines[tr.engine]
+				before := eng.answered.Load()
+				fa, sa := fast.Addr(tr.listener).String(), std.Addr(tr.listener).String()
+				got := rawExchangeOn(t, func() (net.Conn, error) { return tr.dial(fa) }, fa, c.raw, c.methods)
+				answered := eng.answered.Load() - before
+				want := rawExchangeOn(t, func() (net.Conn, error) { return tr.dial(sa) }, sa, c.raw, c.methods)
+				if got != want {
+					t.Errorf("fast engine:\n%s\nnet/http:\n%s", got, want)
+				}
+				if c.fast && answered == 0 {
+					t.Errorf("the fast engine answered none of it")
+				}
+				if !c.fast && answered != 0 {
+					t.Errorf("the fast engine answered %d requests it should have handed over", answered)
+				}
+			})
+		}
 	}
 	if len(std.engines) != 0 {
 		t.Errorf("the stdlib edge runs %d fast engines", len(std.engines))

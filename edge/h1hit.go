@@ -22,6 +22,7 @@ type fastHead struct {
 	via         []string
 	hasDate     bool
 	hasType     bool
+	hasAltSvc   bool
 	compress    bool // the edge serves compressed variants of it
 }
 
@@ -79,6 +80,8 @@ func (fh *fastHead) build(s *Server, h *cache.Head, client http.Header) {
 			fh.hasDate = true
 		case k == "Content-Type":
 			fh.hasType = true
+		case k == "Alt-Svc":
+			fh.hasAltSvc = true
 		}
 		for _, v := range vs {
 			for i := 0; i < len(v); i++ {
@@ -161,7 +164,11 @@ func (s *Server) fastHit(fc *fastConn, req *fastRequest) bool {
 	} else {
 		h = hostOnly(host)
 	}
-	primary := cache.PrimaryKey("http", h, path, string(req.query), st.Key)
+	scheme := "http"
+	if fc.e.tls {
+		scheme = "https"
+	}
+	primary := cache.PrimaryKey(scheme, h, path, string(req.query), st.Key)
 	if req.hasQ && len(req.query) == 0 {
 		return false // "?" with nothing after it: leave the key question to the full path
 	}
@@ -206,6 +213,11 @@ func (s *Server) fastHit(fc *fastConn, req *fastRequest) bool {
 	out = append(out, "Via: "...)
 	out = append(out, s.via...)
 	out = append(out, "\r\n"...)
+	if fc.e.tls && s.altSvc != "" && !fh.hasAltSvc {
+		out = append(out, "Alt-Svc: "...)
+		out = append(out, s.altSvc...)
+		out = append(out, "\r\n"...)
+	}
 	if !fh.hasDate {
 		out = append(out, "Date: "...)
 		out = append(out, httpDate.get(start)...)

@@ -267,6 +267,10 @@ func (s *Server) Run(ctx context.Context) error {
 			hs.TLSConfig = tlsCfg
 			tf := newTLSFront(ln, tlsCfg)
 			fr, ln = tf, tf.h2
+			if s.cfg.HTTP1Engine != EngineStdlib && s.cfg.WrapHTTP == nil {
+				eng = &fastEngine{s: s, tls: true, conns: map[net.Conn]struct{}{}, handoff: tf.h1}
+				tf.fast = eng
+			}
 			var p1 http.Protocols
 			p1.SetHTTP1(true)
 			h1 = &http.Server{

@@ -22,6 +22,9 @@ type tlsFront struct {
 	cfg *tls.Config
 	h2  *handoffListener
 	h1  *handoffListener
+	// fast, if set, serves the HTTP/1.1 connections first and hands them
+	// to h1 as it declines requests.
+	fast *fastEngine
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -72,6 +75,9 @@ func (f *tlsFront) handshake(raw net.Conn) {
 	to, c := f.h1, net.Conn(&framingConn{Conn: tc})
 	if tc.ConnectionState().NegotiatedProtocol == "h2" {
 		to, c = f.h2, tc
+	} else if f.fast != nil {
+		f.fast.adopt(tc)
+		return
 	}
 	select {
 	case to.conns <- c:
@@ -82,10 +88,14 @@ func (f *tlsFront) handshake(raw net.Conn) {
 	}
 }
 
-// close stops accepting and abandons handshakes in progress.
+// close stops accepting, abandons handshakes in progress and closes the
+// connections the fast engine still serves.
 func (f *tlsFront) close() {
 	f.ln.Close()
 	f.cancel()
+	if f.fast != nil {
+		f.fast.close()
+	}
 	f.wg.Wait()
 }
 
@@ -102,10 +112,14 @@ type tlsStateKey struct{}
 // bare *tls.Conn).
 func tlsConnContext(ctx context.Context, c net.Conn) context.Context {
 	if fc, ok := c.(*framingConn); ok {
-		if tc, ok := fc.Conn.(*tls.Conn); ok {
-			st := tc.ConnectionState()
-			return context.WithValue(ctx, tlsStateKey{}, &st)
-		}
+		c = fc.Conn
+	}
+	if pc, ok := c.(*prefixConn); ok {
+		c = pc.Conn // handed over by the fast engine
+	}
+	if tc, ok := c.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		return context.WithValue(ctx, tlsStateKey{}, &st)
 	}
 	return ctx
 }
