@@ -9,6 +9,7 @@ import (
 	"net/textproto"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/selfcdn/cdn/cache"
@@ -30,15 +31,32 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t Target, rule *
 		key = primary
 		o, k := p.lookup(primary, r.Header)
 		key = k
+		collapsed := false
+		if o == nil && r.Method == http.MethodGet && collapsible(r) {
+			// Request collapsing: one miss per key goes to the
+			// destination; the others wait for it and look again.
+			ch, finish := p.flights.join(key, p.cfg.Cache.Wait)
+			if finish != nil {
+				defer finish()
+			} else if waitFlight(r.Context(), ch, collapseWait) {
+				o, key = p.lookup(primary, r.Header)
+				collapsed = o != nil
+			}
+		}
 		if o != nil {
 			e := entryOf(o)
-			d := httpcache.Evaluate(r.Header, e, now)
-			if d.Fresh {
+			if collapsed {
+				now = p.cfg.Now()
+			}
+			if d := httpcache.Evaluate(r.Header, e, now); d.Fresh {
 				p.m.hits.Inc()
-				p.serveStored(w, r, o, e, now, httpcache.Status{Cache: p.cfg.Name, Hit: true, TTL: ttl(d.TTL)}, a)
+				if collapsed {
+					p.m.cacheResults.WithLabelValues("collapsed").Inc()
+				}
+				p.serveStored(w, r, o, e, now, httpcache.Status{Cache: p.cfg.Name, Hit: true, TTL: ttl(d.TTL), Collapsed: collapsed}, a)
 				return
 			}
-			if d.OnlyIfCached {
+			if httpcache.Evaluate(r.Header, e, now).OnlyIfCached {
 				p.refuse(w, a, http.StatusGatewayTimeout, "only-if-cached and the stored response is stale")
 				return
 			}
@@ -368,4 +386,73 @@ func isSafe(m string) bool {
 		return true
 	}
 	return false
+}
+
+// collapseWait bounds how long a request waits for another request's
+// fetch of the same object before it fetches on its own.
+const collapseWait = 10 * time.Second
+
+// collapsible reports whether a miss may wait for another client's fetch
+// of the same URL: not when the request carries credentials for the
+// destination or asks for its own fetch.
+func collapsible(r *http.Request) bool {
+	if r.Header.Get("Authorization") != "" {
+		return false
+	}
+	cc := httpcache.ParseCacheControl(r.Header.Values("Cache-Control"))
+	return !cc.NoCache && cc.MaxAge != 0 && r.Header.Get("Pragma") == ""
+}
+
+// flights tracks the misses being fetched, by cache key.
+type flights struct {
+	mu sync.Mutex
+	m  map[string]*flight
+}
+
+type flight struct {
+	done    chan struct{}
+	waiters int
+}
+
+// join returns the channel closed when key's fetch ends. The first caller
+// leads: it gets finish, which it calls once the response is stored (or
+// found unstorable), with settle run first when anyone waits (to make the
+// stored response visible to their lookups); the others get nil.
+func (f *flights) join(key string, settle func()) (ch <-chan struct{}, finish func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fl, ok := f.m[key]; ok {
+		fl.waiters++
+		return fl.done, nil
+	}
+	if f.m == nil {
+		f.m = map[string]*flight{}
+	}
+	fl := &flight{done: make(chan struct{})}
+	f.m[key] = fl
+	return fl.done, func() {
+		f.mu.Lock()
+		delete(f.m, key)
+		waiters := fl.waiters
+		f.mu.Unlock()
+		if waiters > 0 {
+			settle()
+		}
+		close(fl.done)
+	}
+}
+
+// waitFlight waits for ch until ctx ends or max passes; it reports
+// whether the leader finished.
+func waitFlight(ctx context.Context, ch <-chan struct{}, max time.Duration) bool {
+	t := time.NewTimer(max)
+	defer t.Stop()
+	select {
+	case <-ch:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return false
+	}
 }

@@ -188,3 +188,80 @@ func readAll(t *testing.T, resp *http.Response) string {
 	}
 	return b.String()
 }
+
+// Ten clients asking at once for an object nobody has fetched yet cause
+// one fetch: the others wait for it and are answered from the cache,
+// marked collapsed. Requests with credentials for the destination or a
+// no-cache directive do not wait.
+func TestConcurrentMissesCollapse(t *testing.T) {
+	release := make(chan struct{})
+	o := startOrigin(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		w.Header().Set("Cache-Control", "max-age=60")
+		fmt.Fprintf(w, "object %s", r.URL.Path)
+	})
+	h := startProxy(t, Config{Rules: []Rule{allowLoopback()}})
+	u := fmt.Sprintf("http://127.0.0.1:%d/slow", o.port)
+	const n = 10
+	type result struct {
+		st   int
+		cs   string
+		body string
+	}
+	results := make(chan result, n)
+	for range n {
+		go func() {
+			st, hdr, body := get(t, h.client(t, "", ""), u)
+			results <- result{st, hdr.Get("Cache-Status"), body}
+		}()
+	}
+	// Every client is waiting (one at the origin) before the origin answers.
+	waitFor(t, "the first request at the origin", func() bool { return o.n.Load() == 1 })
+	waitFor(t, "the others waiting for it", func() bool {
+		h.p.flights.mu.Lock()
+		defer h.p.flights.mu.Unlock()
+		for _, fl := range h.p.flights.m {
+			return fl.waiters == n-1
+		}
+		return false
+	})
+	close(release)
+	collapsed := 0
+	for range n {
+		r := <-results
+		if r.st != 200 || r.body != "object /slow" {
+			t.Errorf("a client got %d %q", r.st, r.body)
+		}
+		if strings.Contains(r.cs, "collapsed") {
+			collapsed++
+		}
+	}
+	if got := o.n.Load(); got != 1 {
+		t.Errorf("origin saw %d requests, want 1", got)
+	}
+	if collapsed != n-1 {
+		t.Errorf("%d responses marked collapsed, want %d", collapsed, n-1)
+	}
+	if !collapsible(mustRequest(t, "GET", u)) {
+		t.Error("a plain GET would not wait")
+	}
+	for _, hv := range [][2]string{{"Authorization", "Basic eDp5"}, {"Cache-Control", "no-cache"}, {"Cache-Control", "max-age=0"}, {"Pragma", "no-cache"}} {
+		if collapsible(mustRequest(t, "GET", u, hv[0], hv[1])) {
+			t.Errorf("a request with %s: %s would wait for another client's fetch", hv[0], hv[1])
+		}
+	}
+}
+
+func mustRequest(t *testing.T, method, u string, kv ...string) *http.Request {
+	t.Helper()
+	r, err := http.NewRequest(method, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(kv); i += 2 {
+		r.Header.Set(kv[i], kv[i+1])
+	}
+	return r
+}

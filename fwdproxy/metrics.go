@@ -36,7 +36,7 @@ func newMetrics(reg prometheus.Registerer, p *Proxy) *metrics {
 			Name: "fwdproxy_limit_hits_total", Help: "Times a protective limit tripped, by limit.",
 		}, []string{"limit"}),
 		cacheResults: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "fwdproxy_cache_total", Help: "Absolute-form requests by cache result: hit, miss, revalidated, pass.",
+			Name: "fwdproxy_cache_total", Help: "Absolute-form requests by cache result: hit, miss, revalidated, pass; collapsed counts the hits that waited for another request's fetch.",
 		}, []string{"result"}),
 		authFailures: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fwdproxy_auth_failures_total", Help: "Proxy-Authorization credentials refused.",

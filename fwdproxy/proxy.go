@@ -173,6 +173,8 @@ type Proxy struct {
 	m         *metrics
 	tunnels   atomic.Int64
 
+	flights flights // misses in progress, for collapsing
+
 	selfMu sync.RWMutex // guards self
 	self   []netip.AddrPort
 
