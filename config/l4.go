@@ -11,6 +11,9 @@ const (
 	DefaultL4ProxyProtocol = "v2"
 	DefaultL4ConntrackSize = 1 << 20
 	DefaultL4TableSize     = 65537
+
+	DefaultL4QUICServerIDLen = 2
+	DefaultL4QUICNonceLen    = 8
 )
 
 // L4 configures the PoPs' layer-4 balancers (pops[].balancers, run by
@@ -46,6 +49,50 @@ type L4 struct {
 	// ShutdownTimeout is how long a stopping balancer waits for its flows.
 	// Default 30s.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// QUICLB routes QUIC by connection ID (QUIC-LB plaintext algorithm):
+	// edges issue connection IDs carrying their server ID, and balancers
+	// send a packet to the edge whose ID it carries, whatever its source
+	// address (client migration, NAT rebinding).
+	QUICLB L4QUICLB `yaml:"quic_lb"`
+}
+
+// L4QUICLB configures QUIC-LB connection IDs. Server IDs are not listed:
+// an edge's is its position among all pops[].edges of the file (1, 2, ...),
+// big-endian in server_id_len octets, the same on every balancer and edge.
+type L4QUICLB struct {
+	// Enabled turns it on. Default false: UDP is routed by the 5-tuple.
+	Enabled bool `yaml:"enabled"`
+	// ConfigID is the config rotation codepoint, 0-6. Default 0.
+	ConfigID uint8 `yaml:"config_id"`
+	// ServerIDLen is the server ID's length in octets, 1-15. Default 2.
+	ServerIDLen int `yaml:"server_id_len"`
+	// NonceLen is the random part's length in octets, 4-18. Default 8.
+	NonceLen int `yaml:"nonce_len"`
+}
+
+// QUICServerID returns the QUIC-LB server ID of edge (see L4QUICLB), or
+// false if edge is not one of pops[].edges or the ID does not fit.
+func (c *Cluster) QUICServerID(edge string) ([]byte, bool) {
+	n := uint64(0)
+	for _, p := range c.PoPs {
+		for _, e := range p.Edges {
+			n++
+			if e.Name != edge {
+				continue
+			}
+			l := c.L4.QUICLB.ServerIDLen
+			if l <= 0 || l > 15 || (l < 8 && n >= 1<<(8*l)) {
+				return nil, false
+			}
+			id := make([]byte, l)
+			for i := l - 1; i >= 0 && n > 0; i-- {
+				id[i] = byte(n)
+				n >>= 8
+			}
+			return id, true
+		}
+	}
+	return nil, false
 }
 
 // L4Port is one balanced port.
@@ -112,6 +159,12 @@ func (l *L4) applyDefaults(p Ports) {
 	}
 	if l.ProxyProtocol == "" {
 		l.ProxyProtocol = DefaultL4ProxyProtocol
+	}
+	if l.QUICLB.ServerIDLen == 0 {
+		l.QUICLB.ServerIDLen = DefaultL4QUICServerIDLen
+	}
+	if l.QUICLB.NonceLen == 0 {
+		l.QUICLB.NonceLen = DefaultL4QUICNonceLen
 	}
 	if l.TableSize == 0 {
 		l.TableSize = DefaultL4TableSize

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"reflect"
@@ -76,6 +77,7 @@ func TestL4DefaultsAndValidation(t *testing.T) {
 	bad.L4.TableSize = 100
 	bad.L4.Ports = []L4Port{{Port: 0, Protocol: "sctp", BackendPort: 1}, {Port: 80, Protocol: "tcp", BackendPort: 80}, {Port: 80, Protocol: "tcp", BackendPort: 80}}
 	bad.L4.Health.Type = "icmp"
+	bad.L4.QUICLB = L4QUICLB{Enabled: true, ConfigID: 7, ServerIDLen: 16, NonceLen: 3}
 	err = bad.Validate()
 	if err == nil {
 		t.Fatal("invalid l4 section accepted")
@@ -83,9 +85,31 @@ func TestL4DefaultsAndValidation(t *testing.T) {
 	for _, w := range []string{
 		"pops[0].balancers[0].name", "pops[0].balancers[0].address", "pops[0].balancers[1].address",
 		"l4.proxy_protocol", "l4.table_size", "l4.ports[0].port", "l4.ports[0].protocol", "l4.ports[2]", "l4.health.type",
+		"l4.quic_lb.config_id", "l4.quic_lb.server_id_len", "l4.quic_lb.nonce_len",
 	} {
 		if !strings.Contains(err.Error(), w+":") {
 			t.Errorf("no problem reported for %s in:\n%v", w, err)
 		}
+	}
+}
+
+// QUIC-LB server IDs follow the edges' order in the file, big-endian.
+func TestQUICServerIDs(t *testing.T) {
+	c := &Cluster{PoPs: []PoP{{Edges: []Node{{Name: "a"}, {Name: "b"}}}, {Edges: []Node{{Name: "c"}}}}}
+	c.L4.QUICLB.ServerIDLen = 2
+	for name, want := range map[string]string{"a": "0001", "b": "0002", "c": "0003"} {
+		id, ok := c.QUICServerID(name)
+		if !ok || fmt.Sprintf("%x", id) != want {
+			t.Errorf("%s: %x %v, want %s", name, id, ok, want)
+		}
+	}
+	if _, ok := c.QUICServerID("nope"); ok {
+		t.Error("an unknown edge got a server ID")
+	}
+	c.L4.QUICLB.ServerIDLen = 1
+	c.PoPs[0].Edges = make([]Node, 300)
+	c.PoPs[0].Edges[299].Name = "last"
+	if _, ok := c.QUICServerID("last"); ok {
+		t.Error("edge 300 got a one-octet server ID")
 	}
 }

@@ -316,6 +316,27 @@ func (c *Cluster) Validate() error {
 		}
 	}
 	c.L4.validate(&ck)
+	if q := c.L4.QUICLB; q.Enabled {
+		if q.ConfigID > 6 {
+			ck.add("l4.quic_lb.config_id", "must be 0-6, got %d", q.ConfigID)
+		}
+		if q.ServerIDLen < 1 || q.ServerIDLen > 15 {
+			ck.add("l4.quic_lb.server_id_len", "must be 1-15, got %d", q.ServerIDLen)
+		}
+		if q.NonceLen < 4 || q.NonceLen > 18 {
+			ck.add("l4.quic_lb.nonce_len", "must be 4-18, got %d", q.NonceLen)
+		}
+		if 1+q.ServerIDLen+q.NonceLen > 20 {
+			ck.add("l4.quic_lb", "connection IDs of 1 + server_id_len + nonce_len = %d octets exceed QUIC's 20", 1+q.ServerIDLen+q.NonceLen)
+		}
+		edges := 0
+		for _, p := range c.PoPs {
+			edges += len(p.Edges)
+		}
+		if q.ServerIDLen >= 1 && q.ServerIDLen < 8 && uint64(edges) >= 1<<(8*q.ServerIDLen) {
+			ck.add("l4.quic_lb.server_id_len", "%d octets number at most %d edges; the file has %d", q.ServerIDLen, 1<<(8*q.ServerIDLen)-1, edges)
+		}
+	}
 	for i, n := range c.Proxies.Nodes {
 		node(fmt.Sprintf("proxies.nodes[%d]", i), n, "proxy")
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/selfcdn/cdn/config"
 	"github.com/selfcdn/cdn/httpcache"
 	"github.com/selfcdn/cdn/lb"
+	"github.com/selfcdn/cdn/quiclb"
 )
 
 // Role says which tier a node is.
@@ -56,6 +57,10 @@ type Config struct {
 	WrapHTTP func(http.Handler) http.Handler
 	// DisableHTTP3 turns HTTP/3 off on the TLS address.
 	DisableHTTP3 bool
+	// QUICLB, if set, makes HTTP/3 issue QUIC-LB connection IDs carrying
+	// QUICServerID, so layer-4 balancers route QUIC by connection ID.
+	QUICLB       *quiclb.Config
+	QUICServerID []byte
 	// Allow0RTT accepts QUIC 0-RTT; requests in early data are limited to
 	// safe methods (others get 425 Too Early, RFC 8470).
 	Allow0RTT bool
@@ -501,6 +506,12 @@ func FromCluster(cl *config.Cluster, node string) (Config, error) {
 		c.TLSListen = tlsAddr(cl, info.Address)
 		c.DisableHTTP3 = !*cl.TLS.HTTP3
 		c.Allow0RTT = cl.TLS.Allow0RTT
+	}
+	if q := cl.L4.QUICLB; q.Enabled && role == RoleEdge {
+		if id, ok := cl.QUICServerID(node); ok {
+			c.QUICLB = &quiclb.Config{ConfigID: q.ConfigID, ServerIDLen: q.ServerIDLen, NonceLen: q.NonceLen}
+			c.QUICServerID = id
+		}
 	}
 	if role == RoleEdge {
 		for _, s := range cl.Shields.Nodes {

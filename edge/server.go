@@ -29,6 +29,7 @@ import (
 	"github.com/selfcdn/cdn/compress"
 	"github.com/selfcdn/cdn/lb"
 	"github.com/selfcdn/cdn/proxyproto"
+	"github.com/selfcdn/cdn/quiclb"
 )
 
 // Server is one edge or shield node.
@@ -379,10 +380,31 @@ func (s *Server) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	var h3ln *quic.EarlyListener
+	var h3tr *quic.Transport
+	if h3 != nil && s.cfg.QUICLB != nil {
+		// QUIC-LB: connection IDs carry this edge's server ID.
+		gen, err := quiclb.NewGenerator(*s.cfg.QUICLB, s.cfg.QUICServerID)
+		if err == nil {
+			h3tr = &quic.Transport{Conn: h3conn, ConnectionIDGenerator: gen}
+			h3ln, err = h3tr.ListenEarly(h3.TLSConfig, h3.QUICConfig)
+		}
+		if err != nil {
+			closeAll()
+			h3conn.Close()
+			return fmt.Errorf("http3 with QUIC-LB connection IDs: %w", err)
+		}
+	}
 	if h3 != nil {
 		s.log.Info("listening", "listener", "http3", "addr", h3conn.LocalAddr().String(), "role", s.cfg.Role)
 		go func() {
-			if err := h3.Serve(h3conn); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, quic.ErrServerClosed) {
+			var err error
+			if h3ln != nil {
+				err = h3.ServeListener(h3ln)
+			} else {
+				err = h3.Serve(h3conn)
+			}
+			if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, quic.ErrServerClosed) {
 				errc <- fmt.Errorf("http3 listener: %w", err)
 			}
 		}()
@@ -415,6 +437,10 @@ func (s *Server) Run(ctx context.Context) error {
 			defer wg.Done()
 			if err := h3.Shutdown(sctx); err != nil {
 				h3.Close()
+			}
+			if h3ln != nil {
+				h3ln.Close()
+				h3tr.Close()
 			}
 			h3conn.Close()
 		}()

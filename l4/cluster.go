@@ -1,11 +1,13 @@
 package l4
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net"
 	"strconv"
 
 	"github.com/selfcdn/cdn/config"
+	"github.com/selfcdn/cdn/quiclb"
 )
 
 // FromCluster builds the balancer named node from the cluster file: it
@@ -50,12 +52,23 @@ func FromCluster(cl *config.Cluster, node string) (Config, string, error) {
 	if firstTCP == 0 {
 		firstTCP = cl.Ports.HTTP
 	}
+	if q := s.QUICLB; q.Enabled {
+		cfg.QUICLB = &quiclb.Config{ConfigID: q.ConfigID, ServerIDLen: q.ServerIDLen, NonceLen: q.NonceLen}
+	}
 	for _, e := range info.PoP.Edges {
 		addr := net.JoinHostPort(e.Address, strconv.Itoa(firstTCP))
-		cfg.Backends = append(cfg.Backends, BackendConfig{
+		b := BackendConfig{
 			Name: e.Name, Addr: addr, UDPAddr: addr,
 			HealthAddr: net.JoinHostPort(e.Address, strconv.Itoa(cl.Ports.Admin)),
-		})
+		}
+		if cfg.QUICLB != nil {
+			id, ok := cl.QUICServerID(e.Name)
+			if !ok {
+				return Config{}, "", fmt.Errorf("edge %s: no QUIC-LB server ID fits l4.quic_lb.server_id_len", e.Name)
+			}
+			b.ServerID = hex.EncodeToString(id)
+		}
+		cfg.Backends = append(cfg.Backends, b)
 	}
 	return cfg, info.Address, nil
 }

@@ -159,6 +159,9 @@ func DefaultCluster(opts Options) *config.Cluster {
 	}
 	if opts.L4 {
 		cl.GeoDNS.Answer = "balancers"
+		// QUIC by connection ID: a client whose address changes keeps
+		// its edge through either balancer.
+		cl.L4.QUICLB.Enabled = true
 	}
 	cl.ApplyDefaults()
 	return cl
