@@ -519,3 +519,20 @@ func clientAddr(remote string) netip.Addr {
 func statusClass(s int) string {
 	return fmt.Sprintf("%dxx", s/100)
 }
+
+// Status is what the proxy's status page shows.
+type Status struct {
+	TunnelsOpen int64
+	Rules       []Rule
+}
+
+// Status returns the proxy's current rules and open tunnels.
+func (p *Proxy) Status() Status {
+	st := Status{TunnelsOpen: p.tunnels.Load()}
+	if rs := p.rules.Load(); rs != nil {
+		for _, r := range rs.rules {
+			st.Rules = append(st.Rules, r.Rule)
+		}
+	}
+	return st
+}

@@ -1,7 +1,7 @@
 // Package statuspage renders a node's human-readable status page: a
 // self-contained HTML document (inline CSS, no scripts, no external assets)
-// built from a plain Page value. Edges, shields and GeoDNS nodes serve it at
-// their admin "/".
+// built from a plain Page value. Edges, shields, GeoDNS nodes, layer-4
+// balancers and forward proxies serve it at their admin "/".
 package statuspage
 
 import (
@@ -16,7 +16,7 @@ import (
 
 // Page is everything the status page shows.
 type Page struct {
-	Role    string // "edge", "shield", "geodns"
+	Role    string // "edge", "shield", "geodns", "l4", "proxy"
 	Node    string // node name
 	Version string // build version; see Version
 	Uptime  time.Duration

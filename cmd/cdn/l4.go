@@ -135,7 +135,7 @@ func cmdL4(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("l4 admin listener: %w", err)
 		}
-		hs := &http.Server{Handler: l4Admin(ctx, b, reg, logger), ReadHeaderTimeout: 5 * time.Second}
+		hs := &http.Server{Handler: l4Admin(ctx, statusName(*node, "l4"), b, reg, logger), ReadHeaderTimeout: 5 * time.Second}
 		go hs.Serve(adminLn)
 		defer hs.Close()
 	}
@@ -175,10 +175,11 @@ func cmdL4(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return b.Run(ctx)
 }
 
-// l4Admin serves /metrics, /healthz, /status (the backends as JSON) and
+// l4Admin serves the status page at "/", /metrics, /healthz, /status (the backends as JSON) and
 // POST /drain?backend=NAME[&timeout=30s] and POST /undrain?backend=NAME.
-func l4Admin(ctx context.Context, b *l4.Balancer, reg *prometheus.Registry, logger *slog.Logger) http.Handler {
+func l4Admin(ctx context.Context, name string, b *l4.Balancer, reg *prometheus.Registry, logger *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", l4StatusPage(name, b))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
