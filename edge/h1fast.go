@@ -176,6 +176,8 @@ type fastConn struct {
 	buf []byte // bytes read and not yet answered start at buf[start:]
 	out []byte // responses not yet written
 	req fastRequest
+	// wdSet is when the write deadline was last renewed.
+	wdSet time.Time
 	// pending lookups whose bodies out (or bodies) still refer to.
 	bodies net.Buffers
 }
@@ -215,7 +217,15 @@ func (e *fastEngine) serveConn(c net.Conn) {
 func (fc *fastConn) run() bool {
 	s := fc.e.s
 	start := 0
-	var headerDeadline time.Time // set at a request's first byte
+	// The read deadline: the idle timeout while no request is pending
+	// (renewed at most once a second, not per request), the header
+	// timeout from when a header section is found incomplete.
+	const (
+		dlNone = iota
+		dlIdle
+		dlHeader
+	)
+	dl, dlSet := dlNone, time.Time{}
 	limit := s.cfg.MaxHeaderBytes + 4096
 	for {
 		end := -1
@@ -245,21 +255,19 @@ func (fc *fastConn) run() bool {
 				return fc.handOff(fc.buf) // net/http answers 431
 			}
 			if len(fc.buf) == 0 {
-				headerDeadline = time.Time{}
-				fc.c.SetReadDeadline(time.Now().Add(fastIdleTimeout))
-			} else if headerDeadline.IsZero() {
-				headerDeadline = time.Now().Add(fastReadHeaderTimeout)
-				fc.c.SetReadDeadline(headerDeadline)
+				if now := time.Now(); dl != dlIdle || now.Sub(dlSet) > time.Second {
+					fc.c.SetReadDeadline(now.Add(fastIdleTimeout))
+					dl, dlSet = dlIdle, now
+				}
+			} else if dl != dlHeader {
+				fc.c.SetReadDeadline(time.Now().Add(fastReadHeaderTimeout))
+				dl = dlHeader
 			}
 			if cap(fc.buf)-len(fc.buf) < 2048 {
 				fc.buf = append(fc.buf, make([]byte, cap(fc.buf))...)[:len(fc.buf)]
 			}
 			n, err := fc.c.Read(fc.buf[len(fc.buf):cap(fc.buf)])
 			fc.buf = fc.buf[:len(fc.buf)+n]
-			if n > 0 && headerDeadline.IsZero() {
-				headerDeadline = time.Now().Add(fastReadHeaderTimeout)
-				fc.c.SetReadDeadline(headerDeadline)
-			}
 			if err != nil {
 				if n > 0 || len(fc.buf) > 0 {
 					if !errors.Is(err, io.EOF) {
@@ -285,7 +293,9 @@ func (fc *fastConn) run() bool {
 		}
 		fc.e.answered.Add(1)
 		start += end + 4
-		headerDeadline = time.Time{}
+		if dl == dlHeader {
+			dl = dlNone // the next request gets a header timeout of its own
+		}
 		if start == len(fc.buf) {
 			fc.buf = fc.buf[:0]
 			start = 0
@@ -301,7 +311,12 @@ func (fc *fastConn) flush() bool {
 		return true
 	}
 	if d := fc.e.s.cfg.SendTimeout; d > 0 {
-		fc.c.SetWriteDeadline(time.Now().Add(d))
+		// Renewed at most once a second: a response the client does not
+		// read is abandoned after SendTimeout, give or take that second.
+		if now := time.Now(); now.Sub(fc.wdSet) > time.Second {
+			fc.c.SetWriteDeadline(now.Add(d))
+			fc.wdSet = now
+		}
 	}
 	var err error
 	if len(fc.bodies) == 0 {
