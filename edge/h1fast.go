@@ -67,7 +67,6 @@ func (e *fastEngine) adopt(c net.Conn) {
 		c.Close()
 		return
 	}
-	e.wg.Add(1)
 	e.serveConn(c)
 }
 
@@ -92,11 +91,13 @@ func (e *fastEngine) serve() error {
 			c.Close()
 			continue
 		}
-		e.wg.Add(1)
 		go e.serveConn(c)
 	}
 }
 
+// track registers a connection about to be served; its serveConn calls
+// wg.Done. The Add happens under mu, before close can set closed and
+// Wait, so the two never race.
 func (e *fastEngine) track(c net.Conn) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -104,6 +105,7 @@ func (e *fastEngine) track(c net.Conn) bool {
 		return false
 	}
 	e.conns[c] = struct{}{}
+	e.wg.Add(1)
 	return true
 }
 

@@ -28,6 +28,8 @@ type tlsFront struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
+	mu     sync.Mutex // orders wg.Add before close's Wait
+	closed bool
 	wg     sync.WaitGroup
 }
 
@@ -57,7 +59,14 @@ func (f *tlsFront) serve() error {
 			return err
 		}
 		delay = 0
+		f.mu.Lock()
+		if f.closed {
+			f.mu.Unlock()
+			c.Close()
+			continue
+		}
 		f.wg.Add(1)
+		f.mu.Unlock()
 		go f.handshake(c)
 	}
 }
@@ -91,6 +100,9 @@ func (f *tlsFront) handshake(raw net.Conn) {
 // close stops accepting, abandons handshakes in progress and closes the
 // connections the fast engine still serves.
 func (f *tlsFront) close() {
+	f.mu.Lock()
+	f.closed = true
+	f.mu.Unlock()
 	f.ln.Close()
 	f.cancel()
 	if f.fast != nil {
