@@ -352,7 +352,10 @@ func (b *Balancer) Start() error {
 	for _, lc := range b.cfg.Listeners {
 		switch lc.Network {
 		case "tcp":
-			ln, err := net.Listen("tcp", lc.Addr)
+			// No TCP keepalives on client flows (four setsockopts per
+			// accept): idle flows end at tcp_idle, as with HAProxy
+			// without option tcpka.
+			ln, err := (&net.ListenConfig{KeepAlive: -1}).Listen(context.Background(), "tcp", lc.Addr)
 			if err != nil {
 				b.startErr = fmt.Errorf("l4 listen tcp %s: %w", lc.Addr, err)
 				break
@@ -462,9 +465,14 @@ func (b *Balancer) Run(ctx context.Context) error {
 
 // dialer returns a TCP dialer from SourceAddr.
 func (b *Balancer) dialer(timeout time.Duration) net.Dialer {
-	d := net.Dialer{Timeout: timeout}
+	// No keepalives toward backends either (see the listener).
+	d := net.Dialer{Timeout: timeout, KeepAlive: -1}
 	if b.src.IsValid() {
 		d.LocalAddr = &net.TCPAddr{IP: b.src.AsSlice()}
+		// The source port is chosen at connect, for the whole 4-tuple,
+		// not at bind, where it would be unique per address and cost a
+		// search of the port range per flow (IP_BIND_ADDRESS_NO_PORT).
+		d.Control = bindNoPort
 	}
 	return d
 }

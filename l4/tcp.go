@@ -46,6 +46,7 @@ type tcpFlow struct {
 	client, upstream *net.TCPConn
 	once             sync.Once
 	last             atomic.Int64 // Unix nanos of the last bytes moved either way
+	eofs             atomic.Int32 // directions that reached EOF
 }
 
 func (f *tcpFlow) close() {
@@ -190,7 +191,12 @@ func (b *Balancer) pipe(f *tcpFlow, dst, src *net.TCPConn, counter bytesCounter)
 			return
 		}
 		if lr.N > 0 { // the round ended before its limit: EOF
-			dst.CloseWrite()
+			if f.eofs.Add(1) < 2 {
+				dst.CloseWrite()
+			}
+			// Else the other direction ended first: both sockets are read
+			// to EOF and the flow's close sends the FIN, so the shutdown
+			// would be a wasted system call.
 			return
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -43,6 +44,7 @@ func cmdL4(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	perBackend := fs.Int64("max-conns-per-backend", 0, "quick mode: flows per backend (0: unlimited)")
 	conntrack := fs.Int("conntrack-size", 0, "quick mode: tracked flows (default 1048576)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	pprofOn := fs.Bool("pprof", false, "serve Go's profiler under /debug/pprof/ on the admin listener")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -135,7 +137,16 @@ func cmdL4(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("l4 admin listener: %w", err)
 		}
-		hs := &http.Server{Handler: l4Admin(ctx, statusName(*node, "l4"), b, reg, logger), ReadHeaderTimeout: 5 * time.Second}
+		h := l4Admin(ctx, statusName(*node, "l4"), b, reg, logger)
+		if *pprofOn {
+			mux := http.NewServeMux()
+			mux.Handle("/", h)
+			mux.HandleFunc("/debug/pprof/", pprof.Index)
+			mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			h = mux
+		}
+		hs := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 		go hs.Serve(adminLn)
 		defer hs.Close()
 	}
