@@ -69,7 +69,7 @@ func TestFramingGuard(t *testing.T) {
 	// rejected.
 	c = &framingConn{}
 	feedAll(c, append([]byte("GET / HTTP/1.1\r\nX: "), bytes.Repeat([]byte("a"), maxFramingLine+1)...), 4096)
-	if !c.nextRequest() || !c.nextRequest() {
+	if first, second := c.nextRequest(), c.nextRequest(); !first || !second {
 		t.Fatal("a header line over the limit was not rejected")
 	}
 	// A connection that switched protocols is no longer parsed.

@@ -38,11 +38,6 @@ func engineEdges(t *testing.T, o *testOrigin, tweak func(*Config)) (fast, std *t
 // reads the responses to the requests it names by method, until the
 // connection closes or n responses came. Date is dropped, as it differs
 // by the second between two runs.
-func rawExchange(t *testing.T, addr string, raw string, methods []string) string {
-	t.Helper()
-	return rawExchangeOn(t, func() (net.Conn, error) { return net.DialTimeout("tcp", addr, 5*time.Second) }, addr, raw, methods)
-}
-
 func rawExchangeOn(t *testing.T, dial func() (net.Conn, error), addr string, raw string, methods []string) string {
 	t.Helper()
 	c, err := dial()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
 	"syscall"
 	"time"
 )
@@ -143,5 +142,3 @@ func (p *Proxy) localAddr(a netip.Addr) bool {
 	}
 	return false
 }
-
-func portString(p uint16) string { return strconv.Itoa(int(p)) }

@@ -24,13 +24,11 @@ import (
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t Target, rule *compiledRule, a *access) {
 	now := p.cfg.Now()
 	cacheable := p.cfg.Cache != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead)
-	var primary, key string
+	var primary string
 	var stale *cache.Object
 	if cacheable {
 		primary = cache.PrimaryKey("http", t.Authority(), r.URL.EscapedPath(), r.URL.RawQuery, p.cfg.KeyOptions)
-		key = primary
-		o, k := p.lookup(primary, r.Header)
-		key = k
+		o, key := p.lookup(primary, r.Header)
 		collapsed := false
 		if o == nil && r.Method == http.MethodGet && collapsible(r) {
 			// Request collapsing: one miss per key goes to the
@@ -39,7 +37,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t Target, rule *
 			if finish != nil {
 				defer finish()
 			} else if waitFlight(r.Context(), ch, collapseWait) {
-				o, key = p.lookup(primary, r.Header)
+				o, _ = p.lookup(primary, r.Header)
 				collapsed = o != nil
 			}
 		}
@@ -158,7 +156,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, t Target, rule *
 	}
 	if store {
 		if cw := dst.(*capWriter); !cw.over && (resp.ContentLength < 0 || resp.ContentLength == n) {
-			p.store(primary, key, r, resp, reqTime, respTime, buf.Bytes())
+			p.store(primary, r, resp, reqTime, respTime, buf.Bytes())
 		}
 	}
 }
@@ -288,8 +286,9 @@ func (p *Proxy) lookup(primary string, req http.Header) (*cache.Object, string) 
 
 // store puts a complete response in the cache (and a Vary marker when the
 // response varies).
-func (p *Proxy) store(primary, key string, r *http.Request, resp *http.Response, reqTime, respTime time.Time, body []byte) {
+func (p *Proxy) store(primary string, r *http.Request, resp *http.Response, reqTime, respTime time.Time, body []byte) {
 	e := httpcache.NewEntry(resp.StatusCode, resp.Header, reqTime, respTime, p.cfg.CachePolicy)
+	var key string
 	fields, _ := httpcache.VaryFields(resp.Header)
 	if len(fields) > 0 {
 		key = cache.VariantKey(primary, fields, httpcache.VaryValues(fields, r.Header))

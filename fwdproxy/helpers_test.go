@@ -85,14 +85,13 @@ func (r *testResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.A
 
 // harness is a proxy on a loopback listener with its test dialer.
 type harness struct {
-	p     *Proxy
-	addr  string
-	url   *url.URL
-	dial  *loopbackOnly
-	res   *testResolver
-	mem   *cache.Memory
-	log   *syncBuffer
-	calls atomic.Int64
+	p    *Proxy
+	addr string
+	url  *url.URL
+	dial *loopbackOnly
+	res  *testResolver
+	mem  *cache.Memory
+	log  *syncBuffer
 }
 
 type syncBuffer struct {

@@ -11,8 +11,6 @@ import (
 	"time"
 )
 
-var client = netip.MustParseAddr("127.0.0.1")
-
 func TestDistributionAndProxyHeader(t *testing.T) {
 	bs := startBackends(t, 3)
 	r := startBalancer(t, testConfig(bs))

@@ -93,14 +93,6 @@ func textWidth(s string, size float64, bold bool) float64 {
 // box is a rectangle: x0 <= x1, y0 <= y1.
 type box struct{ x0, y0, x1, y1 float64 }
 
-func (a box) overlaps(b box) bool {
-	return a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1
-}
-
-func (a box) inside(b box) bool {
-	return a.x0 >= b.x0 && a.x1 <= b.x1 && a.y0 >= b.y0 && a.y1 <= b.y1
-}
-
 // textBox is the box of s drawn at (x, baseline) with the given
 // text-anchor.
 func textBox(s string, x, baseline float64, anchor string, size float64, bold bool) box {
