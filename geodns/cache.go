@@ -1,6 +1,7 @@
 package geodns
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"sync"
 )
@@ -35,12 +36,14 @@ func newRankCache(size int) *rankCache {
 }
 
 func (c *rankCache) shard(key netip.Prefix) *cacheShard {
+	// Both halves of the address and the length, mixed by multiplying
+	// with the 64-bit golden ratio; the high bits, which depend on every
+	// input bit, are folded onto the low ones that pick the shard.
 	a := key.Addr().As16()
-	h := uint32(2166136261) // FNV-1a over the address and the length
-	for _, b := range a {
-		h = (h ^ uint32(b)) * 16777619
-	}
-	h = (h ^ uint32(key.Bits())) * 16777619
+	h := binary.LittleEndian.Uint64(a[:8])*0x9E3779B97F4A7C15 ^ binary.LittleEndian.Uint64(a[8:]) ^ uint64(key.Bits())
+	h *= 0x9E3779B97F4A7C15
+	h ^= h >> 32
+	h ^= h >> 16
 	return &c.shards[h%cacheShards]
 }
 

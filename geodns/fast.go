@@ -231,7 +231,7 @@ func (s *Server) fastAnswer(req []byte, w wireInfo, client netip.Addr, tcp bool,
 		copy(out[len(out)-len(fq.ecsAddr):], fq.ecsAddr)
 	}
 	sc.buf = out[:0]
-	s.metrics.query(pop, fq.qtype, dns.RcodeSuccess)
+	s.metrics.queryMemo(&sc.counter, pop, fq.qtype, dns.RcodeSuccess)
 	return out
 }
 

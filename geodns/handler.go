@@ -30,10 +30,13 @@ type scratch struct {
 	ns     []dns.RR
 	extra  []dns.RR
 	buf    []byte
+	// counter is the last query counter the fast path resolved; it may
+	// outlive a query, and is checked against the server's metrics.
+	counter counterMemo
 }
 
 // scratchPool is safe to share between servers: a scratch holds nothing
-// between queries.
+// between queries but a counter memo that names its server's metrics.
 var scratchPool = sync.Pool{New: func() any { return newScratch() }}
 
 func newScratch() *scratch {

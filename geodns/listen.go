@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -116,6 +117,16 @@ func reusePort(network, address string, c syscall.RawConn) error {
 	return nil
 }
 
+// udpReader answers the queries arriving on one UDP socket.
+type udpReader interface {
+	// serve reads and answers batches of queries until stop.
+	serve()
+	// stop makes serve return once it has answered the batch it holds.
+	stop()
+	// close releases the socket; it is called after serve returned.
+	close()
+}
+
 // batchConn is what ipv4.PacketConn and ipv6.PacketConn share: their
 // Message types are the same type.
 type batchConn interface {
@@ -123,16 +134,37 @@ type batchConn interface {
 	WriteBatch(ms []ipv4.Message, flags int) (int, error)
 }
 
-// serveUDP reads batches of queries from pc with recvmmsg, answers each
-// into its own scratch, and sends the answers with sendmmsg, until ctx is
-// done and a read deadline wakes it.
-func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) {
-	var bc batchConn
+// batchReader is the portable reader: x/net's ReadBatch and WriteBatch
+// through Go's netpoller (recvmmsg and sendmmsg where the system has
+// them, one datagram per call elsewhere).
+type batchReader struct {
+	s       *Server
+	pc      net.PacketConn
+	bc      batchConn
+	stopped atomic.Bool
+}
+
+func newBatchReader(s *Server, pc net.PacketConn) *batchReader {
+	r := &batchReader{s: s, pc: pc}
 	if a, ok := pc.LocalAddr().(*net.UDPAddr); ok && a.IP.To4() == nil {
-		bc = ipv6.NewPacketConn(pc)
+		r.bc = ipv6.NewPacketConn(pc)
 	} else {
-		bc = ipv4.NewPacketConn(pc)
+		r.bc = ipv4.NewPacketConn(pc)
 	}
+	return r
+}
+
+func (r *batchReader) stop() {
+	r.stopped.Store(true)
+	_ = r.pc.SetReadDeadline(time.Now())
+}
+
+func (r *batchReader) close() { r.pc.Close() }
+
+// serve reads batches of queries, answers each into its own scratch, and
+// sends the answers in one batch, until stop and a read deadline wake it.
+func (r *batchReader) serve() {
+	s, bc := r.s, r.bc
 	in := make([]ipv4.Message, udpBatch)
 	out := make([]ipv4.Message, udpBatch)
 	scs := make([]*scratch, udpBatch)
@@ -144,7 +176,7 @@ func (s *Server) serveUDP(ctx context.Context, pc net.PacketConn) {
 	for {
 		n, err := bc.ReadBatch(in, 0)
 		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+			if r.stopped.Load() || errors.Is(err, net.ErrClosed) {
 				return
 			}
 			var ne net.Error

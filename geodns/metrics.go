@@ -83,6 +83,29 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 // query counts one answered query. Resolved counters are kept in a map so
 // the common case costs a read lock and no allocation.
 func (m *metrics) query(pop string, qtype uint16, rcode int) {
+	m.counterFor(pop, qtype, rcode).Inc()
+}
+
+// queryMemo is query for a caller that answers many queries alike (a UDP
+// reader's scratch): the counter last resolved through memo is used again
+// without the map and its lock while pop, qtype and rcode stay the same.
+func (m *metrics) queryMemo(memo *counterMemo, pop string, qtype uint16, rcode int) {
+	if memo.m != m || memo.pop != pop || memo.qtype != qtype || memo.rcode != rcode {
+		*memo = counterMemo{m: m, pop: pop, qtype: qtype, rcode: rcode, c: m.counterFor(pop, qtype, rcode)}
+	}
+	memo.c.Inc()
+}
+
+// counterMemo remembers one resolved query counter; see queryMemo.
+type counterMemo struct {
+	m     *metrics
+	pop   string
+	qtype uint16
+	rcode int
+	c     prometheus.Counter
+}
+
+func (m *metrics) counterFor(pop string, qtype uint16, rcode int) prometheus.Counter {
 	if pop == "" {
 		pop = "none"
 	}
@@ -96,7 +119,7 @@ func (m *metrics) query(pop string, qtype uint16, rcode int) {
 		m.counter[k] = c
 		m.mu.Unlock()
 	}
-	c.Inc()
+	return c
 }
 
 func (m *metrics) setEdge(pop, edge string, up bool) {
@@ -107,24 +130,28 @@ func (m *metrics) setEdge(pop, edge string, up bool) {
 	m.edgeUp.WithLabelValues(pop, edge).Set(v)
 }
 
-// labelledTypes are the query types with their own label value; others
+// labelled reports whether a query type has its own label value; others
 // count as OTHER so that a client cannot grow the label set.
-var labelledTypes = map[uint16]bool{
-	dns.TypeA: true, dns.TypeAAAA: true, dns.TypeCNAME: true, dns.TypeTXT: true, dns.TypeMX: true,
-	dns.TypeNS: true, dns.TypeSOA: true, dns.TypeANY: true, dns.TypeSRV: true, dns.TypePTR: true,
-	dns.TypeCAA: true, dns.TypeHTTPS: true, dns.TypeSVCB: true, dns.TypeDS: true, dns.TypeDNSKEY: true,
-	dns.TypeAXFR: true, dns.TypeIXFR: true, dns.TypeHINFO: true,
+func labelled(t uint16) bool {
+	switch t {
+	case dns.TypeA, dns.TypeAAAA, dns.TypeCNAME, dns.TypeTXT, dns.TypeMX,
+		dns.TypeNS, dns.TypeSOA, dns.TypeANY, dns.TypeSRV, dns.TypePTR,
+		dns.TypeCAA, dns.TypeHTTPS, dns.TypeSVCB, dns.TypeDS, dns.TypeDNSKEY,
+		dns.TypeAXFR, dns.TypeIXFR, dns.TypeHINFO:
+		return true
+	}
+	return false
 }
 
 func qtypeBucket(t uint16) uint16 {
-	if labelledTypes[t] {
+	if labelled(t) {
 		return t
 	}
 	return 0
 }
 
 func qtypeLabel(t uint16) string {
-	if t == 0 || !labelledTypes[t] {
+	if t == 0 || !labelled(t) {
 		return "OTHER"
 	}
 	return dns.TypeToString[t]

@@ -1,6 +1,7 @@
 package geodns
 
 import (
+	"net/netip"
 	"testing"
 
 	"github.com/miekg/dns"
@@ -59,5 +60,62 @@ func TestMetrics(t *testing.T) {
 	}
 	if _, err := New(cfg, Options{Registerer: reg}); err == nil {
 		t.Error("a second server registered the same metrics in one registry")
+	}
+}
+
+// TestQueryCounterMemo: the fast path's counter memo in a scratch counts
+// each query under its own server's metrics and its own PoP, when one
+// scratch serves two servers and clients of alternating PoPs.
+func TestQueryCounterMemo(t *testing.T) {
+	cfg := testConfig()
+	cfg.GeoIPPath = writeCityDB(t, simPlaces...)
+	var regs [2]*prometheus.Registry
+	var servers [2]*Server
+	for i := range servers {
+		regs[i] = prometheus.NewRegistry()
+		s, err := New(cfg, Options{Registerer: regs[i]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		servers[i] = s
+	}
+	q, _ := query("edge.cdn.example.com.", dns.TypeA, 1232).Pack()
+	london, ashburn := netip.MustParseAddr("127.1.0.9"), netip.MustParseAddr("127.2.0.9")
+	sc := newScratch()
+	for i := range 10 {
+		client := london
+		if i%3 == 0 {
+			client = ashburn
+		}
+		sc.reset()
+		if servers[i%2].respond(q, client, false, sc) == nil {
+			t.Fatal("no response")
+		}
+	}
+	for i := range 4 { // then one server, alternating PoPs
+		client := london
+		if i%2 == 0 {
+			client = ashburn
+		}
+		sc.reset()
+		if servers[0].respond(q, client, false, sc) == nil {
+			t.Fatal("no response")
+		}
+	}
+	// Server 0 answered i = 0, 2, 4, 6, 8 (ashburn: 0, 6) and the four;
+	// server 1 answered 1, 3, 5, 7, 9 (ashburn: 3, 9).
+	for i, want := range []map[string]float64{{"london": 5, "ashburn": 4}, {"london": 3, "ashburn": 2}} {
+		got := map[string]float64{}
+		metricValue(t, regs[i], "geodns_queries_total", "", func(m *dto.Metric) float64 {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "pop" {
+					got[lp.GetValue()] = m.GetCounter().GetValue()
+				}
+			}
+			return 0
+		})
+		if len(got) != 2 || got["london"] != want["london"] || got["ashburn"] != want["ashburn"] {
+			t.Errorf("server %d: queries by PoP %v, want %v", i, got, want)
+		}
 	}
 }

@@ -46,6 +46,7 @@ type Server struct {
 	states map[string]*edgeState // guarded by mu: by edgeKey
 
 	serving        atomic.Bool
+	portableUDP    bool // tests: serve UDP through the portable reader
 	ready          chan struct{}
 	addr           atomic.Pointer[string]
 	lastAllDownLog atomic.Int64
@@ -201,8 +202,10 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	for _, pc := range l.udp {
-		wg.Go(func() { s.serveUDP(ctx, pc) })
+	readers := make([]udpReader, len(l.udp))
+	for i, pc := range l.udp {
+		readers[i] = s.newUDPReader(pc)
+		wg.Go(readers[i].serve)
 	}
 	tcp := newTCPServer(s, l.tcp)
 	wg.Go(func() { tcp.serve(ctx) })
@@ -212,13 +215,13 @@ func (s *Server) ListenAndServe(ctx context.Context, addr string) error {
 
 	<-ctx.Done()
 	// Wake the readers; each finishes the batch it holds, then returns.
-	for _, pc := range l.udp {
-		_ = pc.SetReadDeadline(time.Now())
+	for _, r := range readers {
+		r.stop()
 	}
 	tcp.shutdown()
 	wg.Wait()
-	for _, pc := range l.udp {
-		pc.Close()
+	for _, r := range readers {
+		r.close()
 	}
 	return nil
 }
