@@ -105,9 +105,18 @@ func stripComments(s string) string {
 // zone and returns the DNSKEY record, the private key in BIND's format,
 // and the DS record (SHA-256) for the parent zone.
 func GenerateKey(zone string) (dnskey *dns.DNSKEY, private string, ds *dns.DS, err error) {
+	return GenerateKeyAlgorithm(zone, dns.ECDSAP256SHA256)
+}
+
+// GenerateKeyAlgorithm is GenerateKey for algorithm 13 (ECDSAP256SHA256)
+// or 15 (ED25519).
+func GenerateKeyAlgorithm(zone string, alg uint8) (dnskey *dns.DNSKEY, private string, ds *dns.DS, err error) {
+	if alg != dns.ECDSAP256SHA256 && alg != dns.ED25519 {
+		return nil, "", nil, fmt.Errorf("DNSSEC algorithm %d: need 13 (ECDSAP256SHA256) or 15 (ED25519)", alg)
+	}
 	zone = canonical(zone)
 	k := &dns.DNSKEY{Hdr: dns.RR_Header{Name: zone, Rrtype: dns.TypeDNSKEY, Class: dns.ClassINET, Ttl: 3600},
-		Flags: dns.ZONE | dns.SEP, Protocol: 3, Algorithm: dns.ECDSAP256SHA256}
+		Flags: dns.ZONE | dns.SEP, Protocol: 3, Algorithm: alg}
 	priv, err := k.Generate(256)
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("generate DNSSEC key for %s: %w", zone, err)

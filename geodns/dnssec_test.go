@@ -18,7 +18,12 @@ import (
 // key pair; it returns the DS record too.
 func signedConfig(t *testing.T) (Config, *dns.DS) {
 	t.Helper()
-	k, priv, ds, err := GenerateKey(testZone)
+	return signedConfigAlg(t, dns.ECDSAP256SHA256)
+}
+
+func signedConfigAlg(t *testing.T, alg uint8) (Config, *dns.DS) {
+	t.Helper()
+	k, priv, ds, err := GenerateKeyAlgorithm(testZone, alg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,5 +219,28 @@ func TestDelvValidates(t *testing.T) {
 		if !strings.Contains(out, "negative response, fully validated") && !strings.Contains(out, "; fully validated") {
 			t.Errorf("%s %s not validated:\n%s", q[0], q[1], out)
 		}
+	}
+}
+
+// An Ed25519 key (algorithm 15) signs answers as a P-256 one does.
+func TestEd25519KeySigns(t *testing.T) {
+	cfg, ds := signedConfigAlg(t, dns.ED25519)
+	if ds.Algorithm != dns.ED25519 {
+		t.Fatalf("DS algorithm %d", ds.Algorithm)
+	}
+	s := startServer(t, cfg, Options{})
+	m := query(testZone, dns.TypeDNSKEY, 1232)
+	m.IsEdns0().SetDo()
+	r := exchange(t, s.Addr(), "tcp", m, nil)
+	if len(r.Answer) != 2 {
+		t.Fatalf("DNSKEY answer %v", r.Answer)
+	}
+	key := r.Answer[0].(*dns.DNSKEY)
+	if key.Algorithm != dns.ED25519 {
+		t.Fatalf("DNSKEY algorithm %d", key.Algorithm)
+	}
+	verifySections(t, r, key)
+	if _, _, _, err := GenerateKeyAlgorithm(testZone, dns.RSASHA256); err == nil {
+		t.Error("RSA accepted")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/miekg/dns"
 	"io"
 	"net"
 	"net/http"
@@ -116,6 +117,7 @@ func cmdGeoDNSKeygen(args []string, stdout, stderr io.Writer) error {
 	keyPath := fs.String("key", "", "public key file to write (overrides geodns.dnssec.key)")
 	privPath := fs.String("private", "", "private key file to write (overrides geodns.dnssec.private)")
 	force := fs.Bool("force", false, "overwrite existing key files")
+	algorithm := fs.String("algorithm", "ecdsap256", "key algorithm: ecdsap256 (13, ECDSAP256SHA256) or ed25519 (15)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -142,14 +144,23 @@ func cmdGeoDNSKeygen(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("key file %s exists; a new key needs a rollover (see geodns/README.md), or --force", p)
 		}
 	}
-	k, priv, ds, err := geodns.GenerateKey(*zone)
+	var alg uint8
+	switch *algorithm {
+	case "ecdsap256":
+		alg = dns.ECDSAP256SHA256
+	case "ed25519":
+		alg = dns.ED25519
+	default:
+		return usageError{fmt.Sprintf("--algorithm %q: ecdsap256 or ed25519", *algorithm)}
+	}
+	k, priv, ds, err := geodns.GenerateKeyAlgorithm(*zone, alg)
 	if err != nil {
 		return err
 	}
 	if err := os.WriteFile(*privPath, []byte(priv), 0o600); err != nil {
 		return fmt.Errorf("write private key: %w", err)
 	}
-	pub := fmt.Sprintf("; DNSSEC key of %s, key tag %d, algorithm 13 (ECDSAP256SHA256)\n%s\n", k.Hdr.Name, k.KeyTag(), k.String())
+	pub := fmt.Sprintf("; DNSSEC key of %s, key tag %d, algorithm %d (%s)\n%s\n", k.Hdr.Name, k.KeyTag(), k.Algorithm, dns.AlgorithmToString[k.Algorithm], k.String())
 	if err := os.WriteFile(*keyPath, []byte(pub), 0o644); err != nil {
 		return fmt.Errorf("write public key: %w", err)
 	}
