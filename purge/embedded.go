@@ -135,8 +135,19 @@ func StartEmbeddedContext(ctx context.Context, cfg EmbeddedConfig) (*EmbeddedSer
 	srv.SetLogger(natsLogger{log: log, fatal: fatal}, false, false)
 	e.srv = srv
 	began := time.Now()
-	go srv.Start()
+	started := make(chan struct{})
+	go func() {
+		defer close(started)
+		srv.Start()
+	}()
 	fail := func(step string, err error) (*EmbeddedServer, error) {
+		// nats-server's Shutdown must not overlap a Start still setting
+		// the server up (the race detector shows them sharing fields
+		// when a start is given up at once): let Start return first.
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+		}
 		e.Shutdown()
 		return nil, fmt.Errorf("embedded NATS on %s: %s after %s: %w", cfg.Listen, step, time.Since(began).Round(time.Millisecond), err)
 	}
