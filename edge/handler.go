@@ -315,6 +315,11 @@ func (s *Server) serveFetched(w http.ResponseWriter, r *http.Request, st *site, 
 		for {
 			select {
 			case <-f.ready:
+				// Informational responses arrive before the final one,
+				// but select may see ready first: send what is queued.
+				for len(early) > 0 {
+					writeInformational(w, <-early)
+				}
 				break wait
 			case in := <-early:
 				writeInformational(w, in)
