@@ -49,21 +49,17 @@ type fastEngine struct {
 	answered atomic.Int64 // requests the engine answered itself
 	handed   atomic.Int64 // connections handed to net/http
 
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
-	wg     sync.WaitGroup
+	conns connSet
 }
 
 func newFastEngine(s *Server, ln net.Listener) *fastEngine {
-	return &fastEngine{s: s, ln: ln, conns: map[net.Conn]struct{}{},
-		handoff: &handoffListener{addr: ln.Addr(), conns: make(chan net.Conn), done: make(chan struct{})}}
+	return &fastEngine{s: s, ln: ln, handoff: newHandoffListener(ln.Addr())}
 }
 
 // adopt serves a connection accepted elsewhere (the TLS front), in the
 // calling goroutine.
 func (e *fastEngine) adopt(c net.Conn) {
-	if !e.track(c) {
+	if !e.conns.add(c) {
 		c.Close()
 		return
 	}
@@ -72,47 +68,14 @@ func (e *fastEngine) adopt(c net.Conn) {
 
 // serve accepts connections until the listener is closed.
 func (e *fastEngine) serve() error {
-	var delay time.Duration
-	for {
-		c, err := e.ln.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// As net/http: back off on temporary accept errors.
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			e.handoff.Close()
-			return err
-		}
-		delay = 0
-		if !e.track(c) {
+	defer e.handoff.Close()
+	return acceptLoop(e.ln, func(c net.Conn) {
+		if !e.conns.add(c) {
 			c.Close()
-			continue
+			return
 		}
 		go e.serveConn(c)
-	}
-}
-
-// track registers a connection about to be served; its serveConn calls
-// wg.Done. The Add happens under mu, before close can set closed and
-// Wait, so the two never race.
-func (e *fastEngine) track(c net.Conn) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		return false
-	}
-	e.conns[c] = struct{}{}
-	e.wg.Add(1)
-	return true
-}
-
-func (e *fastEngine) untrack(c net.Conn) {
-	e.mu.Lock()
-	delete(e.conns, c)
-	e.mu.Unlock()
+	})
 }
 
 // close stops accepting and closes every connection the engine still
@@ -122,39 +85,8 @@ func (e *fastEngine) close() {
 	if e.ln != nil {
 		e.ln.Close()
 	}
-	e.mu.Lock()
-	e.closed = true
-	for c := range e.conns {
-		c.Close()
-	}
-	e.mu.Unlock()
-	e.wg.Wait()
+	e.conns.closeAll()
 }
-
-// handoffListener gives net/http the connections the fast engine hands
-// over.
-type handoffListener struct {
-	addr      net.Addr
-	conns     chan net.Conn
-	done      chan struct{}
-	closeOnce sync.Once
-}
-
-func (l *handoffListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *handoffListener) Close() error {
-	l.closeOnce.Do(func() { close(l.done) })
-	return nil
-}
-
-func (l *handoffListener) Addr() net.Addr { return l.addr }
 
 // prefixConn replays bytes the fast engine read but did not answer.
 type prefixConn struct {
@@ -193,7 +125,7 @@ const (
 )
 
 func (e *fastEngine) serveConn(c net.Conn) {
-	defer e.wg.Done()
+	defer e.conns.done(c)
 	bp := fastBufPool.Get().(*[]byte)
 	op := fastBufPool.Get().(*[]byte)
 	fc := &fastConn{e: e, c: c, buf: (*bp)[:0], out: (*op)[:0]}
@@ -204,7 +136,6 @@ func (e *fastEngine) serveConn(c net.Conn) {
 			c.Close()
 			handed = true // the buffers may be in an unknown state: not pooled
 		}
-		e.untrack(c)
 		if !handed {
 			*bp, *op = fc.buf[:0], fc.out[:0]
 			fastBufPool.Put(bp)
@@ -352,7 +283,7 @@ func (fc *fastConn) handOff(rest []byte) bool {
 	fc.c.SetReadDeadline(time.Time{})
 	fc.c.SetWriteDeadline(time.Time{})
 	pc := &prefixConn{Conn: fc.c, prefix: bytes.Clone(rest)}
-	fc.e.untrack(fc.c)
+	fc.e.conns.release(fc.c)
 	fc.e.handed.Add(1)
 	select {
 	case fc.e.handoff.conns <- &framingConn{Conn: pc}:

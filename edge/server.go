@@ -269,7 +269,7 @@ func (s *Server) Run(ctx context.Context) error {
 			tf := newTLSFront(ln, tlsCfg)
 			fr, ln = tf, tf.h2
 			if s.cfg.HTTP1Engine != EngineStdlib && s.cfg.WrapHTTP == nil {
-				eng = &fastEngine{s: s, tls: true, conns: map[net.Conn]struct{}{}, handoff: tf.h1}
+				eng = &fastEngine{s: s, tls: true, handoff: tf.h1}
 				tf.fast = eng
 			}
 			var p1 http.Protocols

@@ -3,9 +3,7 @@ package edge
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"net"
-	"sync"
 	"time"
 )
 
@@ -28,51 +26,30 @@ type tlsFront struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	mu     sync.Mutex // orders wg.Add before close's Wait
-	closed bool
-	wg     sync.WaitGroup
+	conns  connSet // connections in their handshake (or served by fast)
 }
 
 const tlsHandshakeTimeout = 10 * time.Second
 
 func newTLSFront(ln net.Listener, cfg *tls.Config) *tlsFront {
 	ctx, cancel := context.WithCancel(context.Background())
-	mk := func() *handoffListener {
-		return &handoffListener{addr: ln.Addr(), conns: make(chan net.Conn), done: make(chan struct{})}
-	}
-	return &tlsFront{ln: ln, cfg: cfg, h2: mk(), h1: mk(), ctx: ctx, cancel: cancel}
+	return &tlsFront{ln: ln, cfg: cfg, h2: newHandoffListener(ln.Addr()), h1: newHandoffListener(ln.Addr()), ctx: ctx, cancel: cancel}
 }
 
 func (f *tlsFront) serve() error {
-	var delay time.Duration
-	for {
-		c, err := f.ln.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			f.h1.Close()
-			f.h2.Close()
-			return err
-		}
-		delay = 0
-		f.mu.Lock()
-		if f.closed {
-			f.mu.Unlock()
+	defer f.h1.Close()
+	defer f.h2.Close()
+	return acceptLoop(f.ln, func(c net.Conn) {
+		if !f.conns.add(c) {
 			c.Close()
-			continue
+			return
 		}
-		f.wg.Add(1)
-		f.mu.Unlock()
 		go f.handshake(c)
-	}
+	})
 }
 
 func (f *tlsFront) handshake(raw net.Conn) {
-	defer f.wg.Done()
+	defer f.conns.done(raw)
 	tc := tls.Server(raw, f.cfg)
 	ctx, cancel := context.WithTimeout(f.ctx, tlsHandshakeTimeout)
 	err := tc.HandshakeContext(ctx)
@@ -100,21 +77,12 @@ func (f *tlsFront) handshake(raw net.Conn) {
 // close stops accepting, abandons handshakes in progress and closes the
 // connections the fast engine still serves.
 func (f *tlsFront) close() {
-	f.mu.Lock()
-	f.closed = true
-	f.mu.Unlock()
 	f.ln.Close()
 	f.cancel()
 	if f.fast != nil {
 		f.fast.close()
 	}
-	f.wg.Wait()
-}
-
-// front accepts a listener's connections ahead of net/http.
-type front interface {
-	serve() error
-	close()
+	f.conns.closeAll()
 }
 
 type tlsStateKey struct{}

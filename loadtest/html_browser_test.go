@@ -2,35 +2,22 @@ package loadtest
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"html"
-	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/selfcdn/cdn/internal/browsertest"
 )
 
 // chromium runs headless Chromium on file with the given extra flags and
 // returns what it wrote on stdout.
 func chromium(t *testing.T, bin, file string, flags ...string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	args := append([]string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-		"--disable-extensions", "--user-data-dir=" + t.TempDir()}, flags...)
-	cmd := exec.CommandContext(ctx, bin, append(args, "file://"+file)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %s: %v\n%s", strings.Join(flags, " "), err, stderr.String())
-	}
-	return stdout.String()
+	return string(browsertest.Run(t, bin, append(flags, "file://"+file)...))
 }
 
 // layoutProbe, added to a copy of the report, measures in the browser
@@ -82,13 +69,7 @@ type probedChart struct {
 // chart's title, legend, labels and plot area overlap or leave the chart.
 // LOADTEST_SCREENSHOT=FILE keeps the screenshot.
 func TestReportChromiumScreenshot(t *testing.T) {
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium is not in PATH")
-	}
-	if testing.Short() {
-		t.Skip("starts a browser")
-	}
+	bin := browsertest.Chromium(t)
 	rep := withRegions(syntheticReport(), "eu-west", "eu-central", "us-east", "us-west", "ap-southeast")
 	rep.TargetRate = 1000
 	dir := t.TempDir()
@@ -103,30 +84,8 @@ func TestReportChromiumScreenshot(t *testing.T) {
 
 	t.Run("screenshot", func(t *testing.T) {
 		shot := filepath.Join(dir, "report.png")
-		chromium(t, bin, page, "--screenshot="+shot, "--window-size=1280,2400", "--hide-scrollbars")
-		f, err := os.Open(shot)
-		if err != nil {
-			t.Fatalf("no screenshot: %v", err)
-		}
-		defer f.Close()
-		img, err := png.Decode(f)
-		if err != nil {
-			t.Fatalf("the screenshot is no PNG: %v", err)
-		}
-		if b := img.Bounds(); b.Dx() != 1280 || b.Dy() != 2400 {
-			t.Errorf("screenshot is %v, want 1280x2400", b)
-		}
-		colours := map[[4]uint32]bool{}
-		b := img.Bounds()
-		for y := b.Min.Y; y < b.Max.Y && len(colours) < 16; y += 3 {
-			for x := b.Min.X; x < b.Max.X; x += 3 {
-				r, g, bl, a := img.At(x, y).RGBA()
-				colours[[4]uint32{r, g, bl, a}] = true
-			}
-		}
-		if len(colours) < 16 {
-			t.Errorf("the screenshot has %d colours: nothing was drawn", len(colours))
-		}
+		chromium(t, bin, page, "--screenshot="+shot, "--window-size=1280,2400")
+		browsertest.CheckScreenshot(t, shot, 1280, 2400, 16)
 		if keep := os.Getenv("LOADTEST_SCREENSHOT"); keep != "" {
 			data, err := os.ReadFile(shot)
 			if err == nil {

@@ -2,52 +2,26 @@ package sim
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"image/png"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/selfcdn/cdn/config"
+	"github.com/selfcdn/cdn/internal/browsertest"
 )
-
-// chromium runs headless Chromium with args and returns its stdout.
-func chromium(t *testing.T, bin string, args ...string) []byte {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-		"--disable-extensions", "--hide-scrollbars", "--user-data-dir=" + t.TempDir()}
-	cmd := exec.CommandContext(ctx, bin, append(base, args...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
-	}
-	return stdout.Bytes()
-}
 
 // The status pages of an edge, a shield and GeoDNS, opened in headless
 // Chromium as an operator would (the admin token as the Basic password):
 // the DOM names the node and its sections, and a screenshot is drawn.
 // With CDN_SCREENSHOT_DIR set, the screenshots are kept there.
 func TestStatusPagesInChromium(t *testing.T) {
-	bin, err := exec.LookPath("chromium")
-	if err != nil {
-		t.Skip("chromium is not in PATH")
-	}
-	if testing.Short() {
-		t.Skip("starts a browser")
-	}
+	bin := browsertest.Chromium(t)
 	s := startTestSim(t, nil)
 	r := s.Regions()[0]
 	// Some traffic and a purge, so the tables have content.
@@ -82,49 +56,20 @@ func TestStatusPagesInChromium(t *testing.T) {
 		if c.token {
 			u.User = url.UserPassword("admin", s.Token())
 		}
-		dom := string(chromium(t, bin, "--dump-dom", u.String()))
+		dom := string(browsertest.Run(t, bin, "--dump-dom", u.String()))
 		for _, want := range append([]string{`<h1 id="node">` + n.Name + `</h1>`}, c.want...) {
 			if !strings.Contains(dom, want) {
 				t.Errorf("%s: the browser's DOM lacks %q:\n%s", n.Name, want, dom)
 			}
 		}
 		shot := filepath.Join(t.TempDir(), n.Name+".png")
-		chromium(t, bin, "--screenshot="+shot, "--window-size=1280,1024", u.String())
-		checkScreenshot(t, shot, 1280, 1024)
+		browsertest.Run(t, bin, "--screenshot="+shot, "--window-size=1280,1024", u.String())
+		browsertest.CheckScreenshot(t, shot, 1280, 1024, 3)
 		if keep != "" {
 			if b, err := os.ReadFile(shot); err == nil {
 				os.WriteFile(filepath.Join(keep, n.Name+".png"), b, 0o644)
 			}
 		}
-	}
-}
-
-// checkScreenshot decodes a PNG of the given size and requires more than
-// one colour in it: something was drawn.
-func checkScreenshot(t *testing.T, path string, w, h int) {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("screenshot %s: %v", path, err)
-	}
-	if b := img.Bounds(); b.Dx() != w || b.Dy() != h {
-		t.Errorf("screenshot %s is %dx%d, want %dx%d", path, b.Dx(), b.Dy(), w, h)
-	}
-	colours := map[[4]uint32]bool{}
-	b := img.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y += 7 {
-		for x := b.Min.X; x < b.Max.X; x += 7 {
-			r, g, bl, a := img.At(x, y).RGBA()
-			colours[[4]uint32{r, g, bl, a}] = true
-		}
-	}
-	if len(colours) < 3 {
-		t.Errorf("screenshot %s has %d colours: nothing was drawn", path, len(colours))
 	}
 }
 
