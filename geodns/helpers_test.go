@@ -256,9 +256,17 @@ func startServer(t testing.TB, cfg Config, opts Options) *Server {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	runServer(t, s, "127.0.0.1:0")
+	return s
+}
+
+// runServer serves s on addr until the test ends or stop is called; stop
+// returns how long ListenAndServe took to return (0 after the first call).
+func runServer(t testing.TB, s *Server, addr string) (stop func() time.Duration) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- s.ListenAndServe(ctx, "127.0.0.1:0") }()
+	go func() { done <- s.ListenAndServe(ctx, addr) }()
 	select {
 	case <-s.Ready():
 	case err := <-done:
@@ -268,7 +276,13 @@ func startServer(t testing.TB, cfg Config, opts Options) *Server {
 		cancel()
 		t.Fatal("server not ready within 10s")
 	}
-	t.Cleanup(func() {
+	stopped := false
+	stop = func() time.Duration {
+		if stopped {
+			return 0
+		}
+		stopped = true
+		start := time.Now()
 		cancel()
 		select {
 		case err := <-done:
@@ -278,8 +292,10 @@ func startServer(t testing.TB, cfg Config, opts Options) *Server {
 		case <-time.After(10 * time.Second):
 			t.Error("server did not stop within 10s")
 		}
-	})
-	return s
+		return time.Since(start)
+	}
+	t.Cleanup(func() { stop() })
+	return stop
 }
 
 // query builds a question, with EDNS(0) when udpSize > 0.

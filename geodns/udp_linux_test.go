@@ -35,15 +35,7 @@ func TestRawReaderSkipsFailingDestination(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := newRawReader(s, pc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.close()
+	r := newTestRawReader(t, s)
 	var clients []net.PacketConn
 	for range 2 {
 		c, err := net.ListenPacket("udp", "127.0.0.1:0")
@@ -98,15 +90,7 @@ func TestRawReaderNoAllocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := newRawReader(s, pc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.close()
+	r := newTestRawReader(t, s)
 	sink, err := net.ListenPacket("udp", "127.2.0.9:0")
 	if err != nil {
 		t.Fatalf("cannot bind 127.2.0.9 (Linux routes all of 127/8 to lo): %v", err)
@@ -133,4 +117,20 @@ func TestRawReaderNoAllocation(t *testing.T) {
 	if _, _, err := sink.ReadFrom(buf); err != nil {
 		t.Fatalf("no response reached the client: %v", err)
 	}
+}
+
+// newTestRawReader is a raw reader for s on a socket of its own on
+// 127.0.0.1, closed when the test ends.
+func newTestRawReader(t *testing.T, s *Server) *rawReader {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := newRawReader(s, pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.close)
+	return r
 }

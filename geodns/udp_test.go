@@ -1,7 +1,6 @@
 package geodns
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -32,38 +31,7 @@ func udpServer(t *testing.T, portable bool, addr string) (s *Server, stop func()
 		t.Fatal(err)
 	}
 	s.portableUDP = portable
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.ListenAndServe(ctx, addr) }()
-	select {
-	case <-s.Ready():
-	case err := <-done:
-		cancel()
-		t.Fatalf("ListenAndServe: %v", err)
-	case <-time.After(10 * time.Second):
-		cancel()
-		t.Fatal("server not ready within 10s")
-	}
-	stopped := false
-	stop = func() time.Duration {
-		if stopped {
-			return 0
-		}
-		stopped = true
-		start := time.Now()
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("ListenAndServe returned %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("server did not stop within 10s")
-		}
-		return time.Since(start)
-	}
-	t.Cleanup(func() { stop() })
-	return s, stop
+	return s, runServer(t, s, addr)
 }
 
 // mixCase spells name with random letter case (the 0x20 trick), which the
