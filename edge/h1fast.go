@@ -298,8 +298,7 @@ func (fc *fastConn) handOff(rest []byte) bool {
 type fastRequest struct {
 	method  []byte
 	path    []byte // the request target's path, raw
-	query   []byte // after "?", raw; hasQuery tells "?" from none
-	hasQ    bool
+	query   []byte // after "?", raw ("/p?" keys as "/p", as net/http's RawQuery does)
 	target  []byte
 	host    []byte
 	accEnc  bool // an Accept-Encoding field was sent
@@ -339,7 +338,7 @@ func (r *fastRequest) parse(b []byte, maxCount, maxBytes int) bool {
 	}
 	r.path = r.target
 	if q := bytes.IndexByte(r.target, '?'); q >= 0 {
-		r.path, r.query, r.hasQ = r.target[:q], r.target[q+1:], true
+		r.path, r.query = r.target[:q], r.target[q+1:]
 	}
 	for _, c := range r.path {
 		if !plainTargetByte[c] {

@@ -163,6 +163,7 @@ func TestFastEngineMatchesStdlib(t *testing.T) {
 		{"pipelined hits", g(hit) + g(hit, "User-Agent: x\r\n") + g(big), []string{"GET", "GET", "GET"}, true},
 		{"hits then a miss", g(hit) + g(miss) + g(hit), []string{"GET", "GET", "GET"}, true},
 		{"large hit", g(big), []string{"GET"}, true},
+		{"empty query", g(p + "-hit?"), []string{"GET"}, false}, // not cacheable: the same miss on both
 		{"compressible without Accept-Encoding", g(gz), []string{"GET"}, true},
 		{"compressible with Accept-Encoding", g(gz, "Accept-Encoding: gzip\r\n"), []string{"GET"}, false},
 		{"Vary matched", g(vary, "Accept-Language: de\r\n"), []string{"GET"}, true},

@@ -158,10 +158,8 @@ func (s *Server) fastHit(fc *fastConn, req *fastRequest) bool {
 	if st == nil {
 		return false
 	}
-	h := host
-	if st.Host != "*" {
-		h = st.Host
-	} else {
+	h := st.Host
+	if h == "*" {
 		h = hostOnly(host)
 	}
 	scheme := "http"
@@ -169,9 +167,6 @@ func (s *Server) fastHit(fc *fastConn, req *fastRequest) bool {
 		scheme = "https"
 	}
 	primary := cache.PrimaryKey(scheme, h, path, string(req.query), st.Key)
-	if req.hasQ && len(req.query) == 0 {
-		return false // "?" with nothing after it: leave the key question to the full path
-	}
 	var rh http.Header
 	l := s.store.Lookup(primary, func(fields []string) []string {
 		if rh == nil {
