@@ -121,7 +121,8 @@ var fastBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); retur
 const (
 	fastReadHeaderTimeout = 10 * time.Second // as the http.Server's ReadHeaderTimeout
 	fastIdleTimeout       = 120 * time.Second
-	fastInlineBody        = 32 << 10 // bodies up to this are copied into the output buffer
+	fastInlineBody        = 32 << 10  // bodies up to this are copied into the output buffer
+	fastFlushAt           = 256 << 10 // batched output written once past this
 )
 
 func (e *fastEngine) serveConn(c net.Conn) {
@@ -225,6 +226,14 @@ func (fc *fastConn) run() bool {
 			return fc.handOff(fc.buf[start:])
 		}
 		fc.e.answered.Add(1)
+		if len(fc.out) > fastFlushAt || len(fc.bodies) >= 64 {
+			// A long pipeline is answered in slices: what one read
+			// brought in never holds more than this in memory.
+			if !fc.flush() {
+				fc.c.Close()
+				return false
+			}
+		}
 		start += end + 4
 		if dl == dlHeader {
 			dl = dlNone // the next request gets a header timeout of its own

@@ -309,3 +309,38 @@ func TestFastEngineShutdown(t *testing.T) {
 func contextWithCancel() (context.Context, context.CancelFunc) {
 	return context.WithCancel(context.Background())
 }
+
+// A client pipelining far more hits than one write holds gets every
+// answer, in order, and the engine flushes as it goes rather than holding
+// the whole pipeline's responses.
+func TestFastEnginePipelineFlood(t *testing.T) {
+	o := startOrigin(t)
+	fast, _ := engineEdges(t, o, nil)
+	u := uniq(t) + "?size=30000&cc=max-age%3D600"
+	get(t, fast.URL+u)
+	fast.mem.Wait()
+	c, err := net.Dial("tcp", fast.Addr("http").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const n = 200 // 200 × 30 KB: 6 MB of answers to under 16 KB of requests
+	req := "GET " + u + " HTTP/1.1\r\nHost: " + fast.Addr("http").String() + "\r\n\r\n"
+	go io.WriteString(c, strings.Repeat(req, n))
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(c)
+	for i := range n {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("response %d: %v", i, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if len(b) != 30000 || !strings.Contains(resp.Header.Get("Cache-Status"), "hit") {
+			t.Fatalf("response %d: %d bytes, %q", i, len(b), resp.Header.Get("Cache-Status"))
+		}
+	}
+	if fast.engines[0].answered.Load() < n {
+		t.Errorf("the fast engine answered %d of %d", fast.engines[0].answered.Load(), n)
+	}
+}
