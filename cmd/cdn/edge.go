@@ -62,6 +62,9 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if e := *engine; e != "" && e != edge.EngineFast && e != edge.EngineStdlib {
+		return usageError{fmt.Sprintf("--http1-engine %q: fast or stdlib", e)}
+	}
 	overrides := func(cfg *edge.Config) {
 		if *listen != "" {
 			cfg.Listen = *listen

@@ -55,6 +55,7 @@ func TestEdgeUsageErrors(t *testing.T) {
 		{"edge", "--config", "x.yaml", "--node", "e1", "--listen", "127.0.0.1:0"},
 		{"edge", "--config", "x.yaml", "--node", "e1", "--memory", "64MiB", "--trusted-proxies", "10.0.0.0/8"},
 		{"edge", "--listen", "127.0.0.1:0", "--origin", "http://127.0.0.1:1", "--memory", "lots"},
+		{"edge", "--listen", "127.0.0.1:0", "--origin", "http://127.0.0.1:1", "--http1-engine", "turbo"},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(args, &out, &errb); code != 2 {
