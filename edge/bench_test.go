@@ -33,13 +33,13 @@ func BenchmarkHit1K(b *testing.B) {
 	req := httptest.NewRequest(http.MethodGet, "http://assets.example.com/gen/bench?size=1024&cc=max-age%3D3600", nil)
 	req.RemoteAddr = "127.0.0.1:5555"
 	w := &discardWriter{h: http.Header{}}
-	srv.ServeHTTP(w, req) // miss, stores
-	srv.mem.Wait()
+	srv.p.ServeHTTP(w, req) // miss, stores
+	srv.p.mem.Wait()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		w.h = http.Header{}
-		srv.ServeHTTP(w, req)
+		srv.p.ServeHTTP(w, req)
 	}
 	if w.code != 200 {
 		b.Fatalf("status %d", w.code)

@@ -36,7 +36,7 @@ type variantBody struct {
 
 // encodingFor returns the encoding to serve r for a head, Identity when the
 // response is not to be compressed.
-func (s *Server) encodingFor(r *http.Request, hi *headDerived) compress.Encoding {
+func (s *Proxy) encodingFor(r *http.Request, hi *headDerived) compress.Encoding {
 	if !hi.compressible {
 		return compress.Identity
 	}
@@ -49,7 +49,7 @@ func (s *Server) encodingFor(r *http.Request, hi *headDerived) compress.Encoding
 }
 
 // compressible reports whether a stored response is one the edge compresses.
-func (s *Server) compressible(h *cache.Head, size int64) bool {
+func (s *Proxy) compressible(h *cache.Head, size int64) bool {
 	if s.cfg.Role != RoleEdge || s.cfg.DisableCompression || h.Status != http.StatusOK || size < 0 || size > maxCompressSize {
 		return false
 	}
@@ -60,7 +60,7 @@ func (s *Server) compressible(h *cache.Head, size int64) bool {
 // variant returns the compressed variant of a complete stored object,
 // building it on first use (concurrent requests for one variant build it
 // once).
-func (s *Server) variant(key string, head *cache.Head, body cache.Body, enc compress.Encoding, hi *headDerived) (*variantBody, error) {
+func (s *Proxy) variant(key string, head *cache.Head, body cache.Body, enc compress.Encoding, hi *headDerived) (*variantBody, error) {
 	vkey := key + "\x00ce=" + string(enc)
 	if o, ok := s.mem.Get(vkey); ok {
 		if vb, ok := o.Body.(*variantBody); ok && vb.source == head {

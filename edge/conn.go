@@ -24,7 +24,7 @@ type clientConn struct {
 type clientConnKey struct{}
 
 // newClientConn returns the state of a new connection.
-func (s *Server) newClientConn(c net.Conn) *clientConn {
+func (s *Proxy) newClientConn(c net.Conn) *clientConn {
 	cc := &clientConn{conn: c, fetches: make(chan struct{}, s.cfg.MaxFetchesPerConn)}
 	if c != nil {
 		cc.closeFn = func() { c.Close() }
@@ -62,7 +62,7 @@ func (cc *clientConn) releaseFetch() {
 // abandon records that the client gave up a request whose fetch it led;
 // past limit the connection is closed: it is resetting requests faster
 // than it reads them.
-func (s *Server) abandon(cc *clientConn) {
+func (s *Proxy) abandon(cc *clientConn) {
 	if cc == nil || s.cfg.MaxAbandonedPerConn < 0 {
 		return
 	}

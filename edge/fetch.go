@@ -29,7 +29,7 @@ type fetched struct {
 // applied, it asks again with no-cache so the shield goes to the origin:
 // after a purge succeeds no node serves purged content, even when its
 // shield has not applied the purge yet (invariant 3).
-func (s *Server) fetch(ctx context.Context, set *upstreamSet, st *site, primary string, r, out *http.Request) (*fetched, error) {
+func (s *Proxy) fetch(ctx context.Context, set *upstreamSet, st *site, primary string, r, out *http.Request) (*fetched, error) {
 	for attempt := 0; ; attempt++ {
 		ft := &fetched{requestTime: s.cfg.Now()}
 		resp, b, err := s.roundTrip(ctx, set, primary, s.clientIP(r), out)
@@ -66,7 +66,7 @@ func (s *Server) fetch(ctx context.Context, set *upstreamSet, st *site, primary 
 // runs detached from any one client, so a leader that goes away does not
 // fail its followers, and it is the one owner of the upstream response:
 // the body is closed here, once, when the pump ends.
-func (s *Server) lead(f *flight, r *http.Request, st *site, key, primary string, stale *cache.Object, collapse bool) {
+func (s *Proxy) lead(f *flight, r *http.Request, st *site, key, primary string, stale *cache.Object, collapse bool) {
 	defer f.pumpDone()
 	ctx := f.ctx
 	out := s.outgoing(r, st, http.MethodGet)
@@ -201,7 +201,7 @@ func (s *Server) lead(f *flight, r *http.Request, st *site, key, primary string,
 // fails; it reports whether the body arrived whole. *resp is replaced when
 // the body is resumed from another shield, so the caller closes the last
 // one.
-func (s *Server) pumpInto(ctx context.Context, fl *cache.Fill, ft *fetched, resp **http.Response, set *upstreamSet, primary string, r, out *http.Request) bool {
+func (s *Proxy) pumpInto(ctx context.Context, fl *cache.Fill, ft *fetched, resp **http.Response, set *upstreamSet, primary string, r, out *http.Request) bool {
 	n, err := s.pump(ctx, fl, ft, resp, set, primary, r, out)
 	if err == nil {
 		return true
@@ -229,7 +229,7 @@ func (w fillWriter) Write(p []byte) (int, error) { return w.f.WriteContext(w.ctx
 // middle of a body, the rest is fetched from the next shield in the key's
 // order with a Range request validated by If-Range, so a shield lost under
 // load costs clients nothing.
-func (s *Server) pump(ctx context.Context, fl *cache.Fill, ft *fetched, respp **http.Response, set *upstreamSet, primary string, r, out *http.Request) (int64, error) {
+func (s *Proxy) pump(ctx context.Context, fl *cache.Fill, ft *fetched, respp **http.Response, set *upstreamSet, primary string, r, out *http.Request) (int64, error) {
 	resp := *respp
 	want := resp.ContentLength
 	etag := resp.Header.Get("ETag")

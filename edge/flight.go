@@ -42,7 +42,7 @@ type flight struct {
 	pumping bool       // lead is still running
 }
 
-func newFlight(parent context.Context, s *Server) *flight {
+func newFlight(parent context.Context, s *Proxy) *flight {
 	f := &flight{ready: make(chan struct{}), users: 1, pumping: true, early: make(chan informational, 4)}
 	ctx, cancel := context.WithTimeout(parent, s.cfg.FetchTimeout)
 	f.ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{

@@ -188,7 +188,7 @@ func TestChunkedBodyPastDiskMaxObject(t *testing.T) {
 		c.DiskMaxObject = 8 << 20
 		c.MaxMemoryObject = 1 << 20
 	})
-	waitFor(t, "disk tier ready", 10*time.Second, e.disk.Ready)
+	waitFor(t, "disk tier ready", 10*time.Second, e.p.disk.Ready)
 	url := fmt.Sprintf("%s%s?size=%d&chunked=1&cc=max-age%%3D60", e.URL, uniq(t), 20<<20)
 	for i := range 2 {
 		r := get(t, url)
@@ -209,7 +209,7 @@ func TestFullDiskTierStreamsThrough(t *testing.T) {
 		c.DiskMaxObject = 12 << 20
 		c.MaxMemoryObject = 1 << 20
 	})
-	waitFor(t, "disk tier ready", 10*time.Second, e.disk.Ready)
+	waitFor(t, "disk tier ready", 10*time.Second, e.p.disk.Ready)
 	p := uniq(t)
 	const clients, size = 6, 10 << 20
 	errs := make(chan error, clients*2)
@@ -351,7 +351,7 @@ func TestUnsafeRequestsAddNoRules(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if n := e.inv.Len(); n != 0 {
+	if n := e.p.inv.Len(); n != 0 {
 		t.Errorf("%d POSTs left %d purge rules, want 0", posts, n)
 	}
 	mustContain(t, "hot after POSTs", get(t, e.URL+"/hot").cacheStatus(), "hit")
@@ -448,15 +448,15 @@ func TestStoreErrorsAreCounted(t *testing.T) {
 		c.DiskDir = t.TempDir()
 		c.DiskSize = 64 << 20
 	})
-	waitFor(t, "disk tier ready", 10*time.Second, e.disk.Ready)
+	waitFor(t, "disk tier ready", 10*time.Second, e.p.disk.Ready)
 	url := e.URL + uniq(t) + "?size=1000&cc=max-age%3D1"
 	get(t, url)
-	waitFor(t, "written through", 10*time.Second, func() bool { return e.disk.Len() > 0 })
+	waitFor(t, "written through", 10*time.Second, func() bool { return e.p.disk.Len() > 0 })
 	// A closed disk tier refuses every write.
-	e.disk.Close()
+	e.p.disk.Close()
 	e.clock.Advance(2 * time.Second)
 	get(t, url) // revalidation: a 304 whose head update fails on disk
-	if e.store.Errors("disk", "update-head") == 0 {
+	if e.p.store.Errors("disk", "update-head") == 0 {
 		t.Fatal("a failed disk head update was not counted")
 	}
 }
@@ -629,9 +629,9 @@ func TestUnsyncedNodeServesNoStale(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- srv.Run(ctx) }()
 		<-srv.Ready()
-		waitFor(t, "disk ready", 10*time.Second, srv.disk.Ready)
+		waitFor(t, "disk ready", 10*time.Second, srv.p.disk.Ready)
 		get(t, "http://"+srv.Addr("http").String()+url)
-		waitFor(t, "written through", 10*time.Second, func() bool { return srv.disk.Len() > 0 })
+		waitFor(t, "written through", 10*time.Second, func() bool { return srv.p.disk.Len() > 0 })
 		cancel()
 		if err := <-done; err != nil {
 			t.Fatal(err)
@@ -940,7 +940,7 @@ func TestQuickModePurge(t *testing.T) {
 	}
 	// The status page counts the object and the hit in the memory tier.
 	page := "http://" + srv.Addr("admin").String() + "/"
-	srv.mem.Wait()
+	srv.p.mem.Wait()
 	if _, body := getPage(t, page, "tok"); !strings.Contains(body, "<td>memory</td>") || strings.Contains(body, "<td>-</td>") ||
 		!strings.Contains(body, "no purge applied since start") {
 		t.Errorf("status page before the purge:\n%s", body)

@@ -43,7 +43,7 @@ func peerAddr(r *http.Request) netip.Addr {
 }
 
 // trusted reports whether a peer may tell us about the client.
-func (s *Server) trusted(a netip.Addr) bool {
+func (s *Proxy) trusted(a netip.Addr) bool {
 	for _, p := range s.cfg.TrustedProxies {
 		if p.Contains(a) {
 			return true
@@ -64,7 +64,7 @@ type clientView struct {
 
 // client works out the client's address, scheme and host, believing the
 // forwarding fields only from a trusted peer.
-func (s *Server) client(r *http.Request) clientView {
+func (s *Proxy) client(r *http.Request) clientView {
 	peer := peerAddr(r)
 	v := clientView{addr: peer, proto: s.scheme(r), host: r.Host}
 	if peer.IsValid() {
@@ -106,11 +106,11 @@ func (s *Server) client(r *http.Request) clientView {
 
 // clientIP is the client's address as the node trusts it (for ip_hash and
 // logs).
-func (s *Server) clientIP(r *http.Request) netip.Addr { return s.client(r).addr }
+func (s *Proxy) clientIP(r *http.Request) netip.Addr { return s.client(r).addr }
 
 // setForwarding replaces every forwarding field of out with what this
 // node knows, and drops URL-override fields the site does not forward.
-func (s *Server) setForwarding(out *http.Request, r *http.Request, st *site) {
+func (s *Proxy) setForwarding(out *http.Request, r *http.Request, st *site) {
 	v := s.client(r)
 	h := out.Header
 	for _, f := range forwardingHeaders {

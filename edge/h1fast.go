@@ -41,7 +41,7 @@ const (
 
 // fastEngine accepts the connections of one listener.
 type fastEngine struct {
-	s       *Server
+	s       *Proxy
 	ln      net.Listener // nil when the TLS front gives it connections
 	handoff *handoffListener
 	tls     bool // connections are TLS (the TLS front's HTTP/1.1 ones)
@@ -52,7 +52,7 @@ type fastEngine struct {
 	conns connSet
 }
 
-func newFastEngine(s *Server, ln net.Listener) *fastEngine {
+func newFastEngine(s *Proxy, ln net.Listener) *fastEngine {
 	return &fastEngine{s: s, ln: ln, handoff: newHandoffListener(ln.Addr())}
 }
 

@@ -34,7 +34,7 @@ var perRequestFields = map[string]bool{"Age": true, "Cache-Status": true, "Via":
 var hopFields = []string{"Connection", "Keep-Alive", "Transfer-Encoding", "Upgrade", "Proxy-Connection", "Te", "Trailer"}
 
 // fastHeadOf returns h's serialised header, building it on first use.
-func (s *Server) fastHeadOf(h *cache.Head, hi *headDerived) *fastHead {
+func (s *Proxy) fastHeadOf(h *cache.Head, hi *headDerived) *fastHead {
 	if fh := hi.fast.Load(); fh != nil {
 		return fh
 	}
@@ -44,7 +44,7 @@ func (s *Server) fastHeadOf(h *cache.Head, hi *headDerived) *fastHead {
 	return fh
 }
 
-func (fh *fastHead) build(s *Server, h *cache.Head, client http.Header) {
+func (fh *fastHead) build(s *Proxy, h *cache.Head, client http.Header) {
 	if h.Status != http.StatusOK {
 		return
 	}
@@ -147,7 +147,7 @@ var httpDate dateCache
 // fastHit answers req from the cache if it is a fresh hit held in memory,
 // appending the response to fc's output. It reports false, having written
 // nothing, for every other case: net/http serves those.
-func (s *Server) fastHit(fc *fastConn, req *fastRequest) bool {
+func (s *Proxy) fastHit(fc *fastConn, req *fastRequest) bool {
 	start := s.cfg.Now()
 	path := string(req.path)
 	if path == config.DefaultShieldHealthPath {

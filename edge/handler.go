@@ -46,7 +46,7 @@ type reqInfo struct {
 }
 
 // route finds the site for a Host header.
-func (s *Server) route(host string) *site {
+func (s *Proxy) route(host string) *site {
 	h := hostOnly(host)
 	rt := s.routes.Load()
 	if st, ok := rt.sites[h]; ok {
@@ -56,7 +56,7 @@ func (s *Server) route(host string) *site {
 }
 
 // ServeHTTP is the one handler shared by HTTP/1.1, HTTP/2 (and HTTP/3).
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.cfg.Now()
 	if r.TLS == nil {
 		// HTTP/1.1 over TLS comes through the TLS front (tlsfront.go).
@@ -158,7 +158,7 @@ func headerCount(h http.Header) (n, size int) {
 }
 
 // looped reports whether this node already appears in CDN-Loop (RFC 8586).
-func (s *Server) looped(r *http.Request) bool {
+func (s *Proxy) looped(r *http.Request) bool {
 	for _, v := range r.Header.Values("Cdn-Loop") {
 		for _, part := range strings.Split(v, ",") {
 			id := strings.TrimSpace(part)
@@ -173,14 +173,14 @@ func (s *Server) looped(r *http.Request) bool {
 	return false
 }
 
-func (s *Server) scheme(r *http.Request) string {
+func (s *Proxy) scheme(r *http.Request) string {
 	if r.TLS != nil {
 		return "https"
 	}
 	return "http"
 }
 
-func (s *Server) primaryKey(r *http.Request, st *site) string {
+func (s *Proxy) primaryKey(r *http.Request, st *site) string {
 	host := st.Host
 	if host == "*" {
 		host = hostOnly(r.Host)
@@ -190,7 +190,7 @@ func (s *Server) primaryKey(r *http.Request, st *site) string {
 
 // entryOf describes a stored head for freshness decisions, with the
 // cache-control that governs this site (CDN-Cache-Control unless ignored).
-func (s *Server) entryOf(h *cache.Head, st *site) *httpcache.Entry {
+func (s *Proxy) entryOf(h *cache.Head, st *site) *httpcache.Entry {
 	return &httpcache.Entry{
 		Control:      &s.headInfo(h, st).cc,
 		Status:       h.Status,
@@ -203,7 +203,7 @@ func (s *Server) entryOf(h *cache.Head, st *site) *httpcache.Entry {
 }
 
 // serveCacheable handles GET and HEAD: hit, stale, revalidation or miss.
-func (s *Server) serveCacheable(w http.ResponseWriter, r *http.Request, st *site, info *reqInfo) {
+func (s *Proxy) serveCacheable(w http.ResponseWriter, r *http.Request, st *site, info *reqInfo) {
 	now := s.cfg.Now()
 	primary := s.primaryKey(r, st)
 	l := s.store.Lookup(primary, func(fields []string) []string { return varyValues(fields, r.Header) })
@@ -259,7 +259,7 @@ func (s *Server) serveCacheable(w http.ResponseWriter, r *http.Request, st *site
 // of its own) and, for its leader, starts the fetch once the client's
 // connection has a free fetch slot (MaxFetchesPerConn). It returns nil if
 // the client left first.
-func (s *Server) startFlight(r *http.Request, st *site, key, primary string, stale *cache.Object, collapse bool) (*flight, bool) {
+func (s *Proxy) startFlight(r *http.Request, st *site, key, primary string, stale *cache.Object, collapse bool) (*flight, bool) {
 	mk := func() *flight { return newFlight(s.baseCtx, s) }
 	var f *flight
 	leader := true
@@ -293,7 +293,7 @@ func (s *Server) startFlight(r *http.Request, st *site, key, primary string, sta
 // serveFetched fetches from upstream (collapsed with concurrent requests
 // for the same key when collapse is set) and serves the result. stale is
 // the stored object being revalidated, if any.
-func (s *Server) serveFetched(w http.ResponseWriter, r *http.Request, st *site, info *reqInfo, stale *cache.Object, key string, collapse bool) {
+func (s *Proxy) serveFetched(w http.ResponseWriter, r *http.Request, st *site, info *reqInfo, stale *cache.Object, key string, collapse bool) {
 	primary := s.primaryKey(r, st)
 	if key == "" {
 		key = primary
@@ -347,7 +347,7 @@ func (s *Server) serveFetched(w http.ResponseWriter, r *http.Request, st *site, 
 // its reference when done. It reports false when this request must fetch
 // on its own (a pass response of another client, another Vary variant, a
 // streamed body it joined too late).
-func (s *Server) serveResult(w http.ResponseWriter, r *http.Request, st *site, info *reqInfo, f *flight, leader bool, stale **cache.Object, key *string, primary string) bool {
+func (s *Proxy) serveResult(w http.ResponseWriter, r *http.Request, st *site, info *reqInfo, f *flight, leader bool, stale **cache.Object, key *string, primary string) bool {
 	defer f.release()
 	res := f.res
 	switch res.kind {
@@ -439,7 +439,7 @@ func equalStrings(a, b []string) bool {
 
 // revalidateInBackground refreshes a stale object once, while clients are
 // served the stale copy (RFC 5861 §3).
-func (s *Server) revalidateInBackground(r *http.Request, st *site, key, primary string, stale *cache.Object) {
+func (s *Proxy) revalidateInBackground(r *http.Request, st *site, key, primary string, stale *cache.Object) {
 	f, leader := s.flights.join(key, func() *flight { return newFlight(s.baseCtx, s) })
 	if !leader {
 		f.release()
@@ -457,7 +457,7 @@ func (s *Server) revalidateInBackground(r *http.Request, st *site, key, primary 
 
 // servePass forwards a request that is not cacheable (unsafe methods and
 // others) and applies RFC 9111 §4.4 invalidation after a success.
-func (s *Server) servePass(w http.ResponseWriter, r *http.Request, st *site, info *reqInfo) {
+func (s *Proxy) servePass(w http.ResponseWriter, r *http.Request, st *site, info *reqInfo) {
 	info.status = "pass"
 	out := s.outgoing(r, st, r.Method)
 	out.Body = &clientBody{rc: r.Body, deadline: bodyDeadline{http.NewResponseController(w), s.cfg.ClientBodyTimeout}}
@@ -518,7 +518,7 @@ func isSafe(m string) bool {
 
 // upstreamFor returns where misses go: the shields (edge role with
 // shields), else the site's origin pool.
-func (s *Server) upstreamFor(st *site) *upstreamSet {
+func (s *Proxy) upstreamFor(st *site) *upstreamSet {
 	if st.shields != nil {
 		return st.shields
 	}
@@ -527,7 +527,7 @@ func (s *Server) upstreamFor(st *site) *upstreamSet {
 
 // outgoing builds the upstream request for r: hop-by-hop fields removed,
 // Via, X-Forwarded-For and CDN-Loop added.
-func (s *Server) outgoing(r *http.Request, st *site, method string) *http.Request {
+func (s *Proxy) outgoing(r *http.Request, st *site, method string) *http.Request {
 	out := &http.Request{
 		Method:     method,
 		URL:        cloneURL(r),
@@ -581,7 +581,7 @@ func responseReason(reason string) bool {
 }
 
 // newHead computes the freshness bookkeeping for a stored header.
-func (s *Server) newHead(status int, h http.Header, requestTime, responseTime time.Time, st *site, originTime time.Time) *cache.Head {
+func (s *Proxy) newHead(status int, h http.Header, requestTime, responseTime time.Time, st *site, originTime time.Time) *cache.Head {
 	lifetime, heuristic := httpcache.FreshnessLifetime(h, status, responseTime, st.Policy)
 	return &cache.Head{
 		Status:       status,

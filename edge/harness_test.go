@@ -65,7 +65,7 @@ func (o *testOrigin) count(path string) int {
 }
 
 type testEdge struct {
-	*Server
+	*Node
 	URL   string
 	clock *testClock
 }
@@ -109,7 +109,7 @@ func startEdge(t *testing.T, cfg Config) *testEdge {
 			t.Error("edge did not stop")
 		}
 	})
-	return &testEdge{Server: srv, URL: "http://" + srv.Addr("http").String(), clock: clock}
+	return &testEdge{Node: srv, URL: "http://" + srv.Addr("http").String(), clock: clock}
 }
 
 // quickEdge runs a quick-mode edge in front of o, sharing o's clock.

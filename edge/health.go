@@ -5,25 +5,25 @@ import "sync"
 // startHealthChecks runs the active health checks of every upstream set
 // that configures them, and the background work attached before Run (the
 // purge consumer); the returned func stops them and waits.
-func (s *Server) startHealthChecks() func() {
+func (n *Node) startHealthChecks() func() {
 	var wg sync.WaitGroup
-	s.mu.Lock()
-	background := s.background
-	s.mu.Unlock()
+	n.mu.Lock()
+	background := n.background
+	n.mu.Unlock()
 	for _, fn := range background {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			fn(s.baseCtx)
+			fn(n.p.baseCtx)
 		}()
 	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		s.runHealth()
+		n.p.runHealth()
 	}()
 	return func() {
-		s.cancel()
+		n.p.cancel()
 		wg.Wait()
 	}
 }

@@ -41,7 +41,7 @@ purge: {token: t0ken-for-tests-only}
 		t.Fatal(err)
 	}
 	pools := map[string]*lb.Pool{}
-	for _, set := range srv.routes.Load().sets {
+	for _, set := range srv.p.routes.Load().sets {
 		pools[set.name] = set.pool
 	}
 	main, quiet, shields := pools["origin/main"], pools["origin/quiet"], pools["shields"]

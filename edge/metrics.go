@@ -28,7 +28,7 @@ type metrics struct {
 	byReq           sync.Map               // reqKey → *reqCounters
 }
 
-func newMetrics(reg prometheus.Registerer, s *Server) *metrics {
+func newMetrics(reg prometheus.Registerer, s *Proxy) *metrics {
 	constLabels := prometheus.Labels{"node": s.cfg.Name, "role": string(s.cfg.Role)}
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -108,7 +108,7 @@ func (m *metrics) forRequest(proto, result string, class int) *reqCounters {
 }
 
 // observe records one finished request in metrics and the access log.
-func (s *Server) observe(r *http.Request, w *statusWriter, info *reqInfo, start time.Time) {
+func (s *Proxy) observe(r *http.Request, w *statusWriter, info *reqInfo, start time.Time) {
 	code := w.code
 	if code == 0 {
 		code = http.StatusOK

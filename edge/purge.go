@@ -36,27 +36,27 @@ type PurgeOptions struct {
 // is, so a purge it may have missed cannot leave old content in service.
 // Call it before Run, which then runs the consumer for as long as the
 // node runs.
-func (s *Server) AttachPurge(o PurgeOptions) error {
+func (n *Node) AttachPurge(o PurgeOptions) error {
 	if o.Logger == nil {
-		o.Logger = s.cfg.Logger
+		o.Logger = n.cfg.Logger
 	}
 	node, err := purge.NewNode(purge.NodeConfig{
-		Name:   s.cfg.Name,
-		Role:   string(s.cfg.Role),
+		Name:   n.cfg.Name,
+		Role:   string(n.cfg.Role),
 		URLs:   o.URLs,
 		Stream: o.Stream,
 		Apply: func(ev purge.Event) error {
-			err := s.ApplyPurge(ev)
-			s.purges.add(ev, s.cfg.Now(), err)
+			err := n.ApplyPurge(ev)
+			n.p.purges.add(ev, n.cfg.Now(), err)
 			return err
 		},
 		// Cached content survives restarts only with a disk tier; rules do
 		// not, so such a node rebuilds them from the whole log.
-		ReplayAll:  s.disk != nil,
-		LogHorizon: s.inv.SetHorizon,
+		ReplayAll:  n.p.disk != nil,
+		LogHorizon: n.p.inv.SetHorizon,
 		Logger:     o.Logger,
-		Registerer: s.reg,
-		Now:        s.cfg.Now,
+		Registerer: n.reg,
+		Now:        n.cfg.Now,
 	})
 	if err != nil {
 		return err
@@ -66,50 +66,45 @@ func (s *Server) AttachPurge(o PurgeOptions) error {
 		URLs:       o.URLs,
 		Stream:     o.Stream,
 		Timeout:    o.Timeout,
-		ValidURL:   s.validPurgeURL,
-		ValidSite:  s.validPurgeSite,
-		Name:       s.cfg.Name,
+		ValidURL:   n.p.validPurgeURL,
+		ValidSite:  n.p.validPurgeSite,
+		Name:       n.cfg.Name,
 		Logger:     o.Logger,
-		Registerer: s.reg,
-		Now:        s.cfg.Now,
+		Registerer: n.reg,
+		Now:        n.cfg.Now,
 	})
 	if err != nil {
 		return err
 	}
-	s.HandleAdmin("/purge", api)
-	s.HandleAdmin("/purge/", api)
-	s.store.SetSynced(node.Synced)
-	s.mu.Lock()
-	s.background = append(s.background, func(ctx context.Context) {
+	n.HandleAdmin("/purge", api)
+	n.HandleAdmin("/purge/", api)
+	n.p.store.SetSynced(node.Synced)
+	n.mu.Lock()
+	n.background = append(n.background, func(ctx context.Context) {
 		defer api.Close()
 		if err := node.Run(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("purge consumer stopped", "err", err)
+			n.log.Error("purge consumer stopped", "err", err)
 		}
 	})
-	s.mu.Unlock()
+	n.mu.Unlock()
 	return nil
 }
 
 // HandleAdmin adds a handler to the admin listener. Call it before Run.
-func (s *Server) HandleAdmin(pattern string, h http.Handler) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.adminExtra == nil {
-		s.adminExtra = map[string]http.Handler{}
+func (n *Node) HandleAdmin(pattern string, h http.Handler) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.adminExtra == nil {
+		n.adminExtra = map[string]http.Handler{}
 	}
-	s.adminExtra[pattern] = h
+	n.adminExtra[pattern] = h
 }
-
-// Synced reports whether the node is in sync with the purge bus: it has
-// announced itself and applied every purge in the log. A node without a
-// purge bus is always in sync.
-func (s *Server) Synced() bool { return s.store.Synced() }
 
 // ApplyPurge installs the rules of a purge event: for URLs and prefixes
 // in both schemes and under each site's cache-key options, for tags, and
 // for whole sites. Content that left the origin at or before the event's
 // time is gone (or stale, for a soft purge) on this node from now on.
-func (s *Server) ApplyPurge(ev purge.Event) error {
+func (s *Proxy) ApplyPurge(ev purge.Event) error {
 	rule := cache.Rule{At: ev.Time, Soft: ev.Soft}
 	if ev.Time.IsZero() {
 		return errors.New("purge event without a time")
@@ -160,14 +155,14 @@ func (s *Server) ApplyPurge(ev purge.Event) error {
 // siteHost is the host under which a site's objects are stored: the
 // site's canonical host, or for the quick-mode wildcard site the host
 // itself.
-func (s *Server) siteHost(st *site, host string) string {
+func (s *Proxy) siteHost(st *site, host string) string {
 	if st.Host == "*" {
 		return hostOnly(host)
 	}
 	return st.Host
 }
 
-func (s *Server) purgeTarget(raw string) (*url.URL, *site, error) {
+func (s *Proxy) purgeTarget(raw string) (*url.URL, *site, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return nil, nil, fmt.Errorf("purge URL %q: not an absolute URL", raw)
@@ -179,12 +174,12 @@ func (s *Server) purgeTarget(raw string) (*url.URL, *site, error) {
 	return u, st, nil
 }
 
-func (s *Server) validPurgeURL(raw string) error {
+func (s *Proxy) validPurgeURL(raw string) error {
 	_, _, err := s.purgeTarget(raw)
 	return err
 }
 
-func (s *Server) validPurgeSite(host string) error {
+func (s *Proxy) validPurgeSite(host string) error {
 	if s.route(host) == nil {
 		return fmt.Errorf("no site %q", host)
 	}

@@ -49,7 +49,7 @@ func purgeTiers(t *testing.T, o *testOrigin, attach map[string]bool) (edges, shi
 		for deadline := time.Now().Add(10 * time.Second); !srv.Synced() && time.Now().Before(deadline); {
 			time.Sleep(10 * time.Millisecond)
 		}
-		return &testEdge{Server: srv, URL: "http://" + srv.Addr("http").String(), clock: o.clock}
+		return &testEdge{Node: srv, URL: "http://" + srv.Addr("http").String(), clock: o.clock}
 	}
 	var ups []Upstream
 	for i := range 2 {
@@ -251,7 +251,7 @@ func TestPurgeSurvivesRestartWithDisk(t *testing.T) {
 		if !srv.Synced() {
 			t.Fatal("node never caught up with the purge log")
 		}
-		return &testEdge{Server: srv, URL: "http://" + srv.Addr("http").String(), clock: o.clock},
+		return &testEdge{Node: srv, URL: "http://" + srv.Addr("http").String(), clock: o.clock},
 			func() { cancel(); <-done }
 	}
 	e, stop := start()

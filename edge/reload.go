@@ -20,7 +20,7 @@ type routes struct {
 }
 
 // buildRoutes makes the sites and upstream sets of cfg.
-func (s *Server) buildRoutes(cfg *Config) (*routes, error) {
+func (s *Proxy) buildRoutes(cfg *Config) (*routes, error) {
 	rt := &routes{sites: map[string]*site{}}
 	pools := map[string]*upstreamSet{}
 	fail := func(err error) (*routes, error) {
@@ -63,7 +63,7 @@ func (s *Server) buildRoutes(cfg *Config) (*routes, error) {
 
 // runHealth runs the current routes' health checks until the node stops,
 // restarting them when a reload replaces the routes.
-func (s *Server) runHealth() {
+func (s *Proxy) runHealth() {
 	for {
 		rt := s.routes.Load()
 		ctx, cancel := context.WithCancel(s.baseCtx)
@@ -94,7 +94,7 @@ func (s *Server) runHealth() {
 // sizes, limits) cannot change on a reload; a cfg that changes them is
 // refused, and so is an invalid one, and the old configuration keeps
 // serving.
-func (s *Server) Reload(cfg Config) error {
+func (s *Proxy) Reload(cfg Config) error {
 	err := s.reload(cfg)
 	result := "ok"
 	if err != nil {
@@ -107,7 +107,7 @@ func (s *Server) Reload(cfg Config) error {
 	return err
 }
 
-func (s *Server) reload(cfg Config) error {
+func (s *Proxy) reload(cfg Config) error {
 	cfg.Logger, cfg.Registerer, cfg.Now = s.cfg.Logger, s.cfg.Registerer, s.cfg.Now
 	cfg.TLSConfig, cfg.WrapHTTP = s.cfg.TLSConfig, s.cfg.WrapHTTP
 	cfg.applyDefaults()
@@ -165,34 +165,34 @@ func newReloadMetric(reg prometheus.Registerer, labels prometheus.Labels) *prome
 
 // ReloadFromSource reads the node's configuration again from where it
 // came from (the cluster file) and applies it with Reload.
-func (s *Server) ReloadFromSource() error {
-	if s.source == nil {
+func (n *Node) ReloadFromSource() error {
+	if n.source == nil {
 		err := errors.New("this node has no configuration file to reload")
-		s.log.Error("configuration reload refused", "err", err)
+		n.log.Error("configuration reload refused", "err", err)
 		return err
 	}
-	cfg, err := s.source()
+	cfg, err := n.source()
 	if err != nil {
-		s.metrics.reloads.WithLabelValues("refused").Inc()
-		s.log.Error("configuration reload refused; the old configuration keeps serving", "err", err)
+		n.p.metrics.reloads.WithLabelValues("refused").Inc()
+		n.log.Error("configuration reload refused; the old configuration keeps serving", "err", err)
 		return err
 	}
-	return s.Reload(cfg)
+	return n.Reload(cfg)
 }
 
 // reloadHandler serves POST /reload on the admin listener, with the admin
 // token.
-func (s *Server) reloadHandler(token string) http.Handler {
+func (n *Node) reloadHandler(token string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !adminTokenOK(r, token) {
 			http.Error(w, "admin token required", http.StatusUnauthorized)
 			return
 		}
-		if err := s.ReloadFromSource(); err != nil {
+		if err := n.ReloadFromSource(); err != nil {
 			http.Error(w, "reload refused; the old configuration keeps serving:\n"+err.Error(), http.StatusUnprocessableEntity)
 			return
 		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintf(w, "reloaded (generation %d)\n", s.routes.Load().gen)
+		fmt.Fprintf(w, "reloaded (generation %d)\n", n.p.routes.Load().gen)
 	})
 }

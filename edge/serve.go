@@ -35,7 +35,7 @@ type servable struct {
 var internalFields = []string{"Surrogate-Key", "Cache-Tag", hdrOriginTime}
 
 // copyResponseHeader copies a stored or upstream header for a client.
-func (s *Server) copyResponseHeader(dst, src http.Header) {
+func (s *Proxy) copyResponseHeader(dst, src http.Header) {
 	for k, vs := range src {
 		dst[k] = append([]string(nil), vs...)
 	}
@@ -48,7 +48,7 @@ func (s *Server) copyResponseHeader(dst, src http.Header) {
 
 // addVia appends this node to Via without writing into a slice that may
 // be shared with a stored header.
-func (s *Server) addVia(h http.Header, major, minor int) {
+func (s *Proxy) addVia(h http.Header, major, minor int) {
 	v := s.via
 	if major != 1 || minor != 1 {
 		v = fmt.Sprintf("%d.%d %s", major, minor, s.cfg.Name)
@@ -70,7 +70,7 @@ type headDerived struct {
 
 // headInfo returns the derived data of h for site st, computing it on
 // first use.
-func (s *Server) headInfo(h *cache.Head, st *site) *headDerived {
+func (s *Proxy) headInfo(h *cache.Head, st *site) *headDerived {
 	if d, ok := h.Extra().(*headDerived); ok {
 		return d
 	}
@@ -121,7 +121,7 @@ func contentLength(h http.Header) int64 {
 
 // serveObject writes a stored (or arriving) response, answering the
 // client's conditional and range requests from it (RFC 9110 §13, §14).
-func (s *Server) serveObject(w http.ResponseWriter, r *http.Request, st *site, sv servable) {
+func (s *Proxy) serveObject(w http.ResponseWriter, r *http.Request, st *site, sv servable) {
 	now := s.cfg.Now()
 	h := w.Header()
 	hi := s.headInfo(sv.head, st)
@@ -244,12 +244,12 @@ func notModified(h http.Header, toCache bool) {
 
 // toCache reports whether a request comes from another cache of this CDN
 // (an edge asking its shield), whose 304s carry every updating field.
-func (s *Server) toCache(r *http.Request) bool {
+func (s *Proxy) toCache(r *http.Request) bool {
 	return s.cfg.Role == RoleShield || s.trusted(peerAddr(r))
 }
 
 // serveRanges answers with 206: one part, or multipart/byteranges.
-func (s *Server) serveRanges(w http.ResponseWriter, r *http.Request, sv *servable, ranges []httpcache.ByteRange) {
+func (s *Proxy) serveRanges(w http.ResponseWriter, r *http.Request, sv *servable, ranges []httpcache.ByteRange) {
 	h := w.Header()
 	if len(ranges) == 1 {
 		br := ranges[0]
@@ -302,7 +302,7 @@ func (s *Server) serveRanges(w http.ResponseWriter, r *http.Request, sv *servabl
 // (server-sent events, long polling, progress output) is flushed whenever
 // the source has nothing more to give at once, so nothing waits in the
 // write buffer; a body of known length is written as it comes.
-func (s *Server) copyFlushing(w http.ResponseWriter, rd io.Reader, unknownLength bool) {
+func (s *Proxy) copyFlushing(w http.ResponseWriter, rd io.Reader, unknownLength bool) {
 	if !unknownLength {
 		s.copyBody(w, rd)
 		return
@@ -335,7 +335,7 @@ func (s *Server) copyFlushing(w http.ResponseWriter, rd io.Reader, unknownLength
 // copyBody streams a body to the client. If the source fails, the
 // connection is aborted so the client sees an error, never a body that
 // looks complete but is not.
-func (s *Server) copyBody(w http.ResponseWriter, rd io.Reader) {
+func (s *Proxy) copyBody(w http.ResponseWriter, rd io.Reader) {
 	s.copyBodyN(w, rd, -1)
 }
 
@@ -348,7 +348,7 @@ type fileBody interface {
 // copyBodyN copies n bytes (all when n < 0). A verified disk body on a
 // plain HTTP/1.1 connection goes out with sendfile: net/http passes an
 // *io.LimitedReader over an *os.File to the TCP connection's ReadFrom.
-func (s *Server) copyBodyN(w http.ResponseWriter, rd io.Reader, n int64) {
+func (s *Proxy) copyBodyN(w http.ResponseWriter, rd io.Reader, n int64) {
 	if fb, ok := rd.(fileBody); ok {
 		if f, _, length := fb.File(); f != nil {
 			if n < 0 || n > length {
@@ -370,7 +370,7 @@ func (s *Server) copyBodyN(w http.ResponseWriter, rd io.Reader, n int64) {
 
 // abortCopy aborts the response if the failure was on our side (the
 // upstream body), and quietly returns if the client went away.
-func (s *Server) abortCopy(err error) {
+func (s *Proxy) abortCopy(err error) {
 	var werr writeError
 	if errors.As(err, &werr) {
 		return
@@ -380,7 +380,7 @@ func (s *Server) abortCopy(err error) {
 
 // abort ends the response abruptly (http.ErrAbortHandler is recovered by
 // net/http without a stack trace and resets the stream or connection).
-func (s *Server) abort(err error) {
+func (s *Proxy) abort(err error) {
 	s.log.Warn("aborting response", "err", err)
 	panic(http.ErrAbortHandler)
 }
@@ -392,7 +392,7 @@ func (e writeError) Unwrap() error { return e.error }
 
 // servePassResult streams an unstorable upstream response to its one
 // client (the leader of a pass flight), from the flight's fill.
-func (s *Server) servePassResult(w http.ResponseWriter, r *http.Request, info *reqInfo, res flightResult, rd *cache.FillReader) {
+func (s *Proxy) servePassResult(w http.ResponseWriter, r *http.Request, info *reqInfo, res flightResult, rd *cache.FillReader) {
 	head := res.obj.Head()
 	upstream := http.Header(head.Header)
 	if info.status == "" || info.status == "miss" {
@@ -422,7 +422,7 @@ func (s *Server) servePassResult(w http.ResponseWriter, r *http.Request, info *r
 	s.copyFlushing(w, rd, res.size < 0)
 }
 
-func (s *Server) plainError(w http.ResponseWriter, code int, msg string) {
+func (s *Proxy) plainError(w http.ResponseWriter, code int, msg string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
@@ -432,11 +432,11 @@ func (s *Server) plainError(w http.ResponseWriter, code int, msg string) {
 	io.WriteString(w, msg)
 }
 
-func (s *Server) gatewayTimeout(w http.ResponseWriter, msg string) {
+func (s *Proxy) gatewayTimeout(w http.ResponseWriter, msg string) {
 	s.plainError(w, http.StatusGatewayTimeout, msg+"\n")
 }
 
-func (s *Server) upstreamError(w http.ResponseWriter, err error) {
+func (s *Proxy) upstreamError(w http.ResponseWriter, err error) {
 	code := http.StatusBadGateway
 	if isTimeout(err) {
 		code = http.StatusGatewayTimeout

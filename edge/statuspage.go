@@ -16,26 +16,26 @@ import (
 
 // statusPage serves the admin "/" page: what /status reports, plus the
 // tiers and the purge bus, as HTML.
-func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
-	statuspage.Serve(w, s.statusPageData())
+func (n *Node) statusPage(w http.ResponseWriter, r *http.Request) {
+	statuspage.Serve(w, n.statusPageData())
 }
 
-func (s *Server) statusPageData() statuspage.Page {
-	st := s.status()
+func (n *Node) statusPageData() statuspage.Page {
+	st := n.status()
 	tiers := statuspage.Section{
 		Title:   "Cache tiers",
 		Columns: []string{"Tier", "Size", "Capacity", "Objects", "Hit ratio"},
 	}
-	hits, misses := s.mem.Lookups()
+	hits, misses := n.p.mem.Lookups()
 	tiers.Rows = append(tiers.Rows, statuspage.Row{Cells: []string{
-		"memory", statuspage.Bytes(st.MemoryBytes), statuspage.Bytes(s.cfg.Memory),
-		strconv.FormatInt(s.mem.Len(), 10), statuspage.Ratio(int64(hits), int64(hits+misses)),
+		"memory", statuspage.Bytes(st.MemoryBytes), statuspage.Bytes(n.cfg.Memory),
+		strconv.FormatInt(n.p.mem.Len(), 10), statuspage.Ratio(int64(hits), int64(hits+misses)),
 	}})
-	if s.disk != nil {
-		ds := s.disk.Stats()
+	if n.p.disk != nil {
+		ds := n.p.disk.Stats()
 		tiers.Rows = append(tiers.Rows, statuspage.Row{Cells: []string{
-			"disk", statuspage.Bytes(s.disk.Used()), statuspage.Bytes(s.cfg.DiskSize),
-			strconv.Itoa(s.disk.Len()), statuspage.Ratio(ds.Hits, ds.Hits+ds.Misses),
+			"disk", statuspage.Bytes(n.p.disk.Used()), statuspage.Bytes(n.cfg.DiskSize),
+			strconv.Itoa(n.p.disk.Len()), statuspage.Ratio(ds.Hits, ds.Hits+ds.Misses),
 		}})
 	}
 	ups := statuspage.Section{
@@ -52,7 +52,7 @@ func (s *Server) statusPageData() statuspage.Page {
 			}})
 		}
 	}
-	synced := s.Synced()
+	synced := n.Synced()
 	bus := statuspage.Section{
 		Title:   "Purge bus",
 		Columns: []string{"In sync"},
@@ -63,7 +63,7 @@ func (s *Server) statusPageData() statuspage.Page {
 		Columns: []string{"Applied", "ID", "Purge time", "Kind", "Targets", "Result"},
 		Empty:   "no purge applied since start",
 	}
-	for _, p := range s.purges.list() {
+	for _, p := range n.p.purges.list() {
 		result := "applied"
 		if p.err != "" {
 			result = p.err

@@ -31,7 +31,7 @@ type upstreamSet struct {
 	shields bool   // these are our shields (trusted CDN headers)
 }
 
-func (s *Server) newUpstreamSet(name string, p Pool, shields bool) (*upstreamSet, error) {
+func (s *Proxy) newUpstreamSet(name string, p Pool, shields bool) (*upstreamSet, error) {
 	policy, ups, health, host := p.Policy, p.Servers, p.Health, p.HostHeader
 	set := &upstreamSet{name: name, urls: map[*lb.Backend]*url.URL{}, host: host, shields: shields}
 	var backends []*lb.Backend
@@ -135,7 +135,7 @@ func retryable(method string, body io.Reader) bool {
 // response is returned when every candidate fails that way.
 //
 // Backends in exclude (which may be nil) are not tried.
-func (s *Server) roundTrip(ctx context.Context, set *upstreamSet, key string, client netip.Addr, out *http.Request, exclude ...*lb.Backend) (*http.Response, *lb.Backend, error) {
+func (s *Proxy) roundTrip(ctx context.Context, set *upstreamSet, key string, client netip.Addr, out *http.Request, exclude ...*lb.Backend) (*http.Response, *lb.Backend, error) {
 	var buf [8]*lb.Backend
 	tries := 1
 	if retryable(out.Method, out.Body) {

@@ -70,7 +70,7 @@ type node struct {
 	done   chan struct{}
 	killed bool
 	err    error
-	edge   *edge.Server
+	edge   *edge.Node
 	dns    *geodns.Server
 	http   *http.Server // origin, or GeoDNS admin
 }
@@ -406,7 +406,7 @@ func (s *Sim) Nodes() []NodeInfo {
 }
 
 // Edge returns the running edge or shield named name, or nil.
-func (s *Sim) Edge(name string) *edge.Server {
+func (s *Sim) Edge(name string) *edge.Node {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if n, ok := s.nodes[name]; ok && n.done != nil {
@@ -437,7 +437,7 @@ func (s *Sim) Origin(name string) *origin.Server {
 }
 
 // KillNode stops a node abruptly, as if its process died: an edge or
-// shield drops every connection mid-request ((*edge.Server).Close), an
+// shield drops every connection mid-request ((*edge.Node).Close), an
 // origin closes its connections, a GeoDNS node stops answering. It returns
 // once the node has stopped.
 func (s *Sim) KillNode(name string) error {

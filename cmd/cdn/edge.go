@@ -2,11 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -65,6 +65,11 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if e := *engine; e != "" && e != edge.EngineFast && e != edge.EngineStdlib {
 		return usageError{fmt.Sprintf("--http1-engine %q: fast or stdlib", e)}
 	}
+	printCA := func(ts *edge.TLSSetup) {
+		if ts.CAPath != "" {
+			fmt.Fprintf(stdout, "development CA: %s (curl --cacert %s)\n", ts.CAPath, ts.CAPath)
+		}
+	}
 	overrides := func(cfg *edge.Config) {
 		if *listen != "" {
 			cfg.Listen = *listen
@@ -94,7 +99,7 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			cfg.Allow0RTT = true
 		}
 	}
-	var srv *edge.Server
+	var srv *edge.Node
 	switch {
 	case *cfgPath != "" && *origin != "":
 		return usageError{"--config and --origin are exclusive: use a cluster file or quick mode"}
@@ -114,11 +119,7 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		srv, err = edge.NewFromCluster(edge.ClusterOptions{
 			Cluster: cl, Path: *cfgPath, Node: *node, Logger: logger, AccessLog: *accessLog, Adjust: overrides,
-			OnTLS: func(ts *edge.TLSSetup) {
-				if ts.CAPath != "" {
-					fmt.Fprintf(stdout, "development CA: %s (curl --cacert %s)\n", ts.CAPath, ts.CAPath)
-				}
-			},
+			OnTLS: printCA,
 		})
 		if err != nil {
 			return err
@@ -127,8 +128,7 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if *listen == "" {
 			return usageError{"--listen is required in quick mode"}
 		}
-		cfg := edge.QuickConfig(*name, *listen, *origin)
-		cfg.Memory = int64(memory)
+		var trusted []netip.Prefix
 		for _, c := range strings.Split(*trustedProxies, ",") {
 			if c = strings.TrimSpace(c); c == "" {
 				continue
@@ -137,38 +137,29 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			if err != nil {
 				return usageError{fmt.Sprintf("--trusted-proxies: %q is not a CIDR", c)}
 			}
-			cfg.TrustedProxies = append(cfg.TrustedProxies, p.Masked())
+			trusted = append(trusted, p.Masked())
 		}
-		if *diskDir != "" {
-			cfg.DiskDir, cfg.DiskSize = *diskDir, int64(diskSize)
+		q := edge.QuickOptions{
+			Name: *name, Listen: *listen, Origin: *origin, Admin: *admin,
+			Memory: int64(memory), DiskDir: *diskDir, DiskSize: int64(diskSize), TrustedProxies: trusted,
+			TLSListen: *tlsListen, TLSCert: *tlsCert, TLSKey: *tlsKey, SelfSigned: *selfSigned, TLSDir: *tlsDir,
+			ACME:  edge.ACMEOptions{Email: *acmeEmail, CA: *acmeCA, CARoot: *acmeRoot, Storage: *acmeStorage, Logger: logger},
+			Token: os.Getenv(*tokenEnv), ProtectAdmin: *protectAdmin, NoPurge: *noPurge,
+			Logger: logger, AccessLog: *accessLog, Adjust: overrides, OnTLS: printCA,
 		}
-		overrides(&cfg)
-		ts, err := quickTLS(&cfg, *tlsListen, *tlsCert, *tlsKey, *selfSigned, *tlsDir,
-			edge.ACMEOptions{Email: *acmeEmail, CA: *acmeCA, CARoot: *acmeRoot, Storage: *acmeStorage, Logger: logger}, *acmeHosts, logger, stdout)
+		if *acmeHosts != "" {
+			q.ACME.Hosts = strings.Split(*acmeHosts, ",")
+		}
+		if *protectAdmin && q.Token == "" {
+			return usageError{fmt.Sprintf("--protect-admin needs a token in $%s", *tokenEnv)}
+		}
+		srv, err = edge.NewQuick(q)
+		var qe edge.QuickOptionError
+		if errors.As(err, &qe) {
+			return usageError{qe.Error()}
+		}
 		if err != nil {
 			return err
-		}
-		cfg.AccessLog = *accessLog
-		cfg.Logger = logger
-		token := os.Getenv(*tokenEnv)
-		if *protectAdmin {
-			if token == "" {
-				return usageError{fmt.Sprintf("--protect-admin needs a token in $%s", *tokenEnv)}
-			}
-			cfg.AdminToken = token
-		}
-		if srv, err = edge.New(cfg); err != nil {
-			return err
-		}
-		if cfg.Admin != "" && !*noPurge {
-			// The purge API for this edge alone; without a token it
-			// refuses every purge and says so.
-			if err := srv.AttachLocalPurge(token); err != nil {
-				return err
-			}
-		}
-		if ts != nil {
-			srv.AddTLS(ts)
 		}
 	default:
 		return usageError{"give --config FILE --node NAME, or --listen ADDR --origin URL (quick mode)"}
@@ -200,49 +191,6 @@ func cmdEdge(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}()
 	return srv.Run(ctx)
-}
-
-// quickTLS sets up HTTPS for a quick-mode edge from the TLS flags: files,
-// a development CA, or ACME.
-func quickTLS(cfg *edge.Config, tlsListen, tlsCert, tlsKey string, selfSigned bool, tlsDir string, acme edge.ACMEOptions, acmeHosts string, logger *slog.Logger, stdout io.Writer) (*edge.TLSSetup, error) {
-	if tlsListen != "" {
-		cfg.TLSListen, cfg.TLSCert, cfg.TLSKey = tlsListen, tlsCert, tlsKey
-	}
-	switch {
-	case acmeHosts != "" && (cfg.TLSListen == "" || selfSigned || tlsCert != ""):
-		return nil, usageError{"--acme-hosts needs --tls-listen, and excludes --self-signed and --tls-cert"}
-	case acmeHosts != "":
-		acme.Hosts, acme.HTTPAddr, acme.TLSAddr = strings.Split(acmeHosts, ","), cfg.Listen, cfg.TLSListen
-		ts, err := edge.ACMETLS(acme)
-		if err != nil {
-			return nil, err
-		}
-		cfg.TLSConfig, cfg.WrapHTTP = ts.Config, ts.WrapHTTP
-		return ts, nil
-	case selfSigned && cfg.TLSListen == "":
-		return nil, usageError{"--self-signed needs --tls-listen"}
-	case selfSigned && (tlsCert != "" || tlsKey != ""):
-		return nil, usageError{"--self-signed and --tls-cert/--tls-key are exclusive"}
-	case selfSigned:
-		host, _, err := net.SplitHostPort(cfg.TLSListen)
-		if err != nil {
-			return nil, usageError{fmt.Sprintf("--tls-listen %q: %v", cfg.TLSListen, err)}
-		}
-		hosts := []string{"localhost", "127.0.0.1"}
-		if host != "" && host != "0.0.0.0" && host != "::" {
-			hosts = append(hosts, host)
-		}
-		ts, err := edge.SelfSignedTLS(tlsDir, hosts, logger)
-		if err != nil {
-			return nil, err
-		}
-		cfg.TLSConfig = ts.Config
-		fmt.Fprintf(stdout, "development CA: %s (curl --cacert %s)\n", ts.CAPath, ts.CAPath)
-		return ts, nil
-	case cfg.TLSListen != "" && cfg.TLSConfig == nil && (tlsCert == "" || tlsKey == ""):
-		return nil, usageError{"--tls-listen needs --tls-cert and --tls-key, or --self-signed"}
-	}
-	return nil, nil
 }
 
 func cmdConfig(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -1,0 +1,145 @@
+package edge
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/selfcdn/cdn/cache"
+	"github.com/selfcdn/cdn/cache/disk"
+	"github.com/selfcdn/cdn/compress"
+)
+
+// Proxy is the caching reverse proxy of an edge or shield node: the
+// http.Handler that answers each request from the tiers or fetches it
+// upstream, with the contracts of httputil.ReverseProxy (outgoing
+// rewrites the upstream request and picks the shield or origin, lead
+// decides what happens to the response: store, pass or stream). It has
+// no listeners, admin or TLS of its own: a Node runs it on those, and the
+// fast HTTP/1.1 engine asks it for hits (fastHit).
+//
+// The parts of a request's life and their owners:
+//   - handler.go: ServeHTTP checks the request and turns it into a
+//     request value; serveCacheable asks the store one question (answer).
+//   - cache.Tiered (cache/): lookup across memory and disk, promotion,
+//     write-through, size admission and the fall back to pass-through.
+//   - flight.go, fetch.go: one flight per key owns the upstream response
+//     and its body; its result is a fill, a pass-through or an error.
+//   - upstream.go: the pools, retries and the transport.
+//   - serve.go: writing a stored or arriving response to one client.
+type Proxy struct {
+	cfg       Config
+	log       *slog.Logger
+	mem       *cache.Memory
+	disk      *disk.Store // nil without a disk tier; the node opens and closes it
+	inv       *cache.Invalidations
+	purges    recentPurges  // the last purges applied, for the status page
+	store     *cache.Tiered // the tiers as requests see them
+	flights   flightGroup
+	routes    atomic.Pointer[routes] // sites and upstreams; replaced by Reload
+	reloadMu  sync.Mutex             // serialises reloads
+	reloaded  chan struct{}          // a reload happened: restart health checks
+	transport *http.Transport
+	metrics   *metrics
+	reg       prometheus.Registerer // the node's registry, and the caller's if any
+	loopID    string
+	via       string // "1.1 <name>"
+
+	// baseCtx is the parent of every request and fetch; cancelled when
+	// the node stops.
+	baseCtx context.Context
+	cancel  context.CancelFunc
+
+	compressCfg compress.Config
+	compressing singleflight.Group // builds each compressed variant once
+
+	altSvc string // Alt-Svc value advertising HTTP/3, set by the node before serving
+}
+
+// newProxy builds the request handling of a node from a checked,
+// defaulted cfg: the tiers (opening the disk tier), the routes and the
+// metrics, registered with reg.
+func newProxy(cfg Config, reg prometheus.Registerer) (*Proxy, error) {
+	mem, err := cache.NewMemory(cache.MemoryConfig{Budget: cfg.Memory, MaxObject: cfg.MaxMemoryObject})
+	if err != nil {
+		return nil, err
+	}
+	s := &Proxy{
+		cfg:         cfg,
+		log:         cfg.Logger.With("node", cfg.Name),
+		mem:         mem,
+		inv:         &cache.Invalidations{},
+		transport:   newTransport(&cfg),
+		loopID:      cfg.Name,
+		via:         "1.1 " + cfg.Name,
+		compressCfg: cfg.Compression,
+		reloaded:    make(chan struct{}, 1),
+		reg:         reg,
+	}
+	s.baseCtx, s.cancel = context.WithCancel(context.Background())
+	rt, err := s.buildRoutes(&cfg)
+	if err != nil {
+		mem.Close()
+		return nil, err
+	}
+	s.routes.Store(rt)
+	s.metrics = newMetrics(s.reg, s)
+	if cfg.DiskDir != "" {
+		d, err := disk.Open(disk.Config{
+			Dir:        cfg.DiskDir,
+			MaxBytes:   cfg.DiskSize,
+			MaxObject:  cfg.DiskMaxObject,
+			Logger:     s.log,
+			Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"node": cfg.Name}, s.reg),
+			Now:        cfg.Now,
+		})
+		if err != nil {
+			mem.Close()
+			return nil, fmt.Errorf("disk tier: %w", err)
+		}
+		s.disk = d
+	}
+	tc := cache.TieredConfig{
+		Memory:          mem,
+		MaxMemoryObject: cfg.MaxMemoryObject,
+		MaxDiskObject:   cfg.DiskMaxObject,
+		StreamWindow:    cfg.StreamWindow,
+		Invalidations:   s.inv,
+		Logger:          s.log,
+		Registerer:      s.reg,
+		ConstLabels:     prometheus.Labels{"node": cfg.Name, "role": string(cfg.Role)},
+	}
+	if s.disk != nil {
+		tc.Disk = s.disk.Tier()
+	}
+	s.store = cache.NewTiered(tc)
+	return s, nil
+}
+
+// close releases the tiers once nothing serves any more.
+func (s *Proxy) close() {
+	s.cancel()
+	s.transport.CloseIdleConnections()
+	s.mem.Close()
+	if s.disk != nil {
+		s.disk.Close()
+	}
+}
+
+func (s *Proxy) healthz(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-s.baseCtx.Done():
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	default:
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok\n"))
+}
