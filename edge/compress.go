@@ -34,13 +34,13 @@ type variantBody struct {
 	source *cache.Head // the original's head it was built from
 }
 
-// encodingFor returns the encoding to serve r for a head, Identity when the
+// encodingFor returns the encoding to serve a request with fields h for a head, Identity when the
 // response is not to be compressed.
-func (s *Proxy) encodingFor(r *http.Request, hi *headDerived) compress.Encoding {
+func (s *Proxy) encodingFor(h http.Header, hi *headDerived) compress.Encoding {
 	if !hi.compressible {
 		return compress.Identity
 	}
-	enc := compress.Encoding(compress.NormalizeAcceptEncoding(r.Header.Values("Accept-Encoding")))
+	enc := compress.Encoding(compress.NormalizeAcceptEncoding(h.Values("Accept-Encoding")))
 	if enc == compress.NotAcceptable {
 		// RFC 9110 §12.5.3 allows answering identity rather than 406.
 		return compress.Identity

@@ -33,10 +33,14 @@ var forwardingHeaders = []string{"X-Forwarded-For", "X-Forwarded-Proto", "X-Forw
 
 // peerAddr is the TCP peer's address (the client, a trusted proxy, or
 // another node).
-func peerAddr(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+func peerAddr(r *http.Request) netip.Addr { return remoteAddr(r.RemoteAddr) }
+
+// remoteAddr parses a connection's peer address (host:port, or a bare
+// address).
+func remoteAddr(s string) netip.Addr {
+	ap, err := netip.ParseAddrPort(s)
 	if err != nil {
-		a, _ := netip.ParseAddr(r.RemoteAddr)
+		a, _ := netip.ParseAddr(s)
 		return a.Unmap()
 	}
 	return ap.Addr().Unmap()
@@ -66,7 +70,7 @@ type clientView struct {
 // forwarding fields only from a trusted peer.
 func (s *Proxy) client(r *http.Request) clientView {
 	peer := peerAddr(r)
-	v := clientView{addr: peer, proto: s.scheme(r), host: r.Host}
+	v := clientView{addr: peer, proto: schemeOf(r), host: r.Host}
 	if peer.IsValid() {
 		v.chain = peer.String()
 	}

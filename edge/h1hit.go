@@ -158,27 +158,21 @@ func (s *Proxy) fastHit(fc *fastConn, req *fastRequest) bool {
 	if st == nil {
 		return false
 	}
-	h := st.Host
-	if h == "*" {
-		h = hostOnly(host)
-	}
 	scheme := "http"
 	if fc.e.tls {
 		scheme = "https"
 	}
-	primary := cache.PrimaryKey(scheme, h, path, string(req.query), st.Key)
-	var rh http.Header
-	l := s.store.Lookup(primary, func(fields []string) []string {
-		if rh == nil {
-			rh = req.header()
-		}
-		return varyValues(fields, rh)
-	})
-	defer l.Close()
-	obj := l.Object
-	if l.Kind == cache.Pass || obj == nil || l.Verdict == cache.Stale {
+	method := http.MethodHead // the parse took GET or HEAD only
+	if string(req.method) == http.MethodGet {
+		method = http.MethodGet
+	}
+	q := &request{method: method, scheme: scheme, host: host, path: path, query: string(req.query), fast: req}
+	a := s.answer(q, st, start)
+	defer a.lookup.Close()
+	if a.kind != answerHit {
 		return false
 	}
+	obj := a.object()
 	body, inMemory := obj.Body.(cache.Bytes)
 	if !inMemory {
 		return false
@@ -189,16 +183,11 @@ func (s *Proxy) fastHit(fc *fastConn, req *fastRequest) bool {
 	if !fh.ok || (fh.compress && req.accEnc) {
 		return false
 	}
-	d := httpcache.Evaluate(nil, s.entryOf(head, st), start)
-	if !d.Fresh || d.MustValidate {
-		return false
-	}
-	ttl := int64(d.TTL.Seconds())
 	out := append(fc.out, fh.block...)
 	out = append(out, "Age: "...)
 	out = strconv.AppendInt(out, int64(head.Age(start)/time.Second), 10)
 	out = append(out, "\r\nCache-Status: "...)
-	out = append(out, httpcache.AppendCacheStatus(fh.cacheStatus, httpcache.Status{Cache: s.cfg.Name, Hit: true, TTL: &ttl})...)
+	out = append(out, httpcache.AppendCacheStatus(fh.cacheStatus, httpcache.Status{Cache: s.cfg.Name, Hit: true, TTL: &a.ttl})...)
 	out = append(out, "\r\n"...)
 	for _, v := range fh.via {
 		out = append(out, "Via: "...)
@@ -218,7 +207,7 @@ func (s *Proxy) fastHit(fc *fastConn, req *fastRequest) bool {
 		out = append(out, httpDate.get(start)...)
 		out = append(out, "\r\n"...)
 	}
-	get := string(req.method) == http.MethodGet
+	get := method == http.MethodGet
 	if !fh.hasType && get && len(body) > 0 {
 		// net/http sniffs a type for a body sent without one.
 		out = append(out, "Content-Type: "...)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"net/netip"
 	"net/textproto"
 	"net/url"
 	"strings"
@@ -173,19 +174,58 @@ func (s *Proxy) looped(r *http.Request) bool {
 	return false
 }
 
-func (s *Proxy) scheme(r *http.Request) string {
+// request is what the hit path needs from a client request: the method,
+// the cache key's inputs, and the fields that select a stored variant,
+// make a condition or ask for a range. ServeHTTP makes one from
+// *http.Request (requestOf), the fast HTTP/1.1 engine from its own parse
+// (fastHit); asking the store (answer) and writing a stored response
+// (serveObject) take nothing else. The miss path keeps the *http.Request
+// it forwards.
+type request struct {
+	ctx    context.Context
+	method string
+	scheme string // "http" or "https"
+	host   string // the Host (or :authority) as sent
+	path   string // escaped path
+	query  string // raw query
+	remote string // the connection's peer address (host:port)
+	// header holds the request's fields (Vary, Cache-Control,
+	// conditionals, Range, Accept-Encoding); for a fast-engine request it
+	// is built on first use, from fast.
+	header http.Header
+	fast   *fastRequest
+}
+
+// requestOf makes the hit path's request value from a net/http request.
+func requestOf(r *http.Request) *request {
+	return &request{ctx: r.Context(), method: r.Method, scheme: schemeOf(r), host: r.Host,
+		path: r.URL.EscapedPath(), query: r.URL.RawQuery, remote: r.RemoteAddr, header: r.Header}
+}
+
+func schemeOf(r *http.Request) string {
 	if r.TLS != nil {
 		return "https"
 	}
 	return "http"
 }
 
-func (s *Proxy) primaryKey(r *http.Request, st *site) string {
+// fields returns the request's header fields.
+func (q *request) fields() http.Header {
+	if q.header == nil && q.fast != nil {
+		q.header = q.fast.header()
+	}
+	return q.header
+}
+
+// peer is the address of the connection's other end.
+func (q *request) peer() netip.Addr { return remoteAddr(q.remote) }
+
+func (s *Proxy) primaryKey(q *request, st *site) string {
 	host := st.Host
 	if host == "*" {
-		host = hostOnly(r.Host)
+		host = hostOnly(q.host)
 	}
-	return cache.PrimaryKey(s.scheme(r), host, r.URL.EscapedPath(), r.URL.RawQuery, st.Key)
+	return cache.PrimaryKey(q.scheme, host, q.path, q.query, st.Key)
 }
 
 // entryOf describes a stored head for freshness decisions, with the
@@ -202,57 +242,101 @@ func (s *Proxy) entryOf(h *cache.Head, st *site) *httpcache.Entry {
 	}
 }
 
+// answerKind is what the store's answer means for a GET or HEAD.
+type answerKind int
+
+const (
+	answerHit        answerKind = iota // serve the stored response
+	answerStale                        // serve it stale, revalidate in the background (stale-while-revalidate)
+	answerRevalidate                   // revalidate the stored response before use
+	answerMiss                         // nothing usable stored: fetch, collapsed with others
+	answerPass                         // a key known not to be storable: fetch alone (hit-for-pass)
+	answerNoneCached                   // only-if-cached, and nothing fresh stored: 504
+)
+
+// answer is the store's one typed answer to one request.
+type answer struct {
+	kind    answerKind
+	lookup  cache.Lookup // its Close releases what the lookup opened
+	primary string       // the primary key
+	ttl     int64        // seconds of freshness left, for Cache-Status
+}
+
+// object is the stored response the answer is about, or nil.
+func (a *answer) object() *cache.Object { return a.lookup.Object }
+
+// answer asks the tiers about a GET or HEAD and judges what they hold
+// (RFC 9111 §4): one question per request, for both HTTP/1.1 engines.
+// The caller closes the answer's lookup.
+func (s *Proxy) answer(q *request, st *site, now time.Time) answer {
+	a := answer{primary: s.primaryKey(q, st)}
+	a.lookup = s.store.Lookup(a.primary, func(fields []string) []string { return varyValues(fields, q.fields()) })
+	l := &a.lookup
+	if l.Kind == cache.Pass {
+		a.kind = answerPass
+		return a
+	}
+	obj := l.Object
+	if obj == nil {
+		a.kind = answerMiss
+		if q.header != nil && httpcache.ParseCacheControl(q.header.Values("Cache-Control")).OnlyIfCached {
+			a.kind = answerNoneCached
+		}
+		return a
+	}
+	d := httpcache.Evaluate(q.header, s.entryOf(obj.Head(), st), now)
+	if l.Verdict == cache.Stale {
+		// Soft purge: revalidate before use, but stale-while-
+		// revalidate still applies (the purge API's soft mode).
+		d.Fresh = false
+		d.MustValidate = true
+	}
+	a.ttl = int64(d.TTL.Seconds())
+	switch {
+	case d.Fresh && !d.MustValidate:
+		a.kind = answerHit
+	case d.OnlyIfCached:
+		a.kind = answerNoneCached
+	case d.StaleWhileRevalidate && !l.Unsynced:
+		a.kind = answerStale
+	default:
+		a.kind = answerRevalidate
+	}
+	return a
+}
+
 // serveCacheable handles GET and HEAD: hit, stale, revalidation or miss.
 func (s *Proxy) serveCacheable(w http.ResponseWriter, r *http.Request, st *site, info *reqInfo) {
-	now := s.cfg.Now()
-	primary := s.primaryKey(r, st)
-	l := s.store.Lookup(primary, func(fields []string) []string { return varyValues(fields, r.Header) })
-	defer l.Close()
-	key := l.Key
-	if l.Kind == cache.Pass {
-		info.status = "pass"
-		s.serveFetched(w, r, st, info, nil, key, false)
-		return
-	}
-	if obj := l.Object; obj != nil {
-		head := obj.Head()
-		d := httpcache.Evaluate(r.Header, s.entryOf(head, st), now)
-		if l.Verdict == cache.Stale {
-			// Soft purge: revalidate before use, but stale-while-
-			// revalidate still applies (the purge API's soft mode).
-			d.Fresh = false
-			d.MustValidate = true
-		}
-		if d.Fresh && !d.MustValidate {
-			info.status = "hit"
-			ttl := int64((d.TTL).Seconds())
-			s.serveObject(w, r, st, servable{key: obj.Key, head: head, body: obj.Body, size: obj.Size(), status: httpcache.Status{Cache: s.cfg.Name, Hit: true, TTL: &ttl}})
-			return
-		}
-		if d.OnlyIfCached {
-			info.status = "miss"
-			s.gatewayTimeout(w, "only-if-cached: no fresh response stored")
-			return
-		}
-		info.noStale = l.Unsynced
-		if d.StaleWhileRevalidate && !l.Unsynced {
-			info.status = "stale"
-			ttl := int64(d.TTL.Seconds())
-			s.serveObject(w, r, st, servable{key: obj.Key, head: head, body: obj.Body, size: obj.Size(), status: httpcache.Status{Cache: s.cfg.Name, Hit: true, TTL: &ttl, Detail: "stale-while-revalidate"}})
-			s.revalidateInBackground(r, st, key, primary, obj)
-			return
-		}
-		info.status = "revalidate"
-		s.serveFetched(w, r, st, info, obj, key, true)
-		return
-	}
-	if httpcache.ParseCacheControl(r.Header.Values("Cache-Control")).OnlyIfCached {
+	q := requestOf(r)
+	a := s.answer(q, st, s.cfg.Now())
+	defer a.lookup.Close()
+	obj := a.object()
+	info.noStale = a.lookup.Unsynced
+	switch a.kind {
+	case answerHit:
+		info.status = "hit"
+		s.serveObject(w, q, st, servable{key: obj.Key, head: obj.Head(), body: obj.Body, size: obj.Size(), status: httpcache.Status{Cache: s.cfg.Name, Hit: true, TTL: &a.ttl}})
+	case answerStale:
+		info.status = "stale"
+		s.serveObject(w, q, st, servable{key: obj.Key, head: obj.Head(), body: obj.Body, size: obj.Size(), status: httpcache.Status{Cache: s.cfg.Name, Hit: true, TTL: &a.ttl, Detail: "stale-while-revalidate"}})
+		s.revalidateInBackground(r, st, a.lookup.Key, a.primary, obj)
+	case answerNoneCached:
 		info.status = "miss"
-		s.gatewayTimeout(w, "only-if-cached: nothing stored")
-		return
+		msg := "only-if-cached: nothing stored"
+		if obj != nil {
+			msg = "only-if-cached: no fresh response stored"
+		}
+		s.gatewayTimeout(w, msg)
+	case answerRevalidate:
+		info.status = "revalidate"
+		s.serveFetched(w, r, st, info, obj, a.lookup.Key, true)
+	case answerPass:
+		info.status = "pass"
+		s.serveFetched(w, r, st, info, nil, a.lookup.Key, false)
+	default:
+		info.status = "miss"
+		s.serveFetched(w, r, st, info, nil, a.lookup.Key, true)
 	}
-	info.status = "miss"
-	s.serveFetched(w, r, st, info, nil, key, true)
 }
 
 // startFlight joins the flight for key (or, without collapse, makes one
@@ -274,27 +358,36 @@ func (s *Proxy) startFlight(r *http.Request, st *site, key, primary string, stal
 	}
 	cc := connFor(r.Context())
 	if !cc.acquireFetch(r.Context()) {
-		// Never started: let waiters that joined meanwhile see an error.
-		f.publish(flightResult{kind: resError, status: http.StatusServiceUnavailable, err: errors.New("client left before the fetch started")})
-		if collapse {
-			s.flights.forget(key, f)
-		}
-		f.pumpDone()
-		f.release()
+		s.neverStarted(f, key, collapse, "client left before the fetch started")
 		return nil, true
 	}
-	go func() {
+	if !s.jobs.start(func() {
 		defer cc.releaseFetch()
 		s.lead(f, r, st, key, primary, stale, collapse)
-	}()
+	}) {
+		cc.releaseFetch()
+		s.neverStarted(f, key, collapse, "the node is stopping")
+		return nil, true
+	}
 	return f, true
+}
+
+// neverStarted ends a flight whose fetch never started: waiters that
+// joined meanwhile see an error.
+func (s *Proxy) neverStarted(f *flight, key string, collapse bool, why string) {
+	f.publish(flightResult{kind: resError, status: http.StatusServiceUnavailable, err: errors.New(why)})
+	if collapse {
+		s.flights.forget(key, f)
+	}
+	f.pumpDone()
+	f.release()
 }
 
 // serveFetched fetches from upstream (collapsed with concurrent requests
 // for the same key when collapse is set) and serves the result. stale is
 // the stored object being revalidated, if any.
 func (s *Proxy) serveFetched(w http.ResponseWriter, r *http.Request, st *site, info *reqInfo, stale *cache.Object, key string, collapse bool) {
-	primary := s.primaryKey(r, st)
+	primary := s.primaryKey(requestOf(r), st)
 	if key == "" {
 		key = primary
 	}
@@ -373,7 +466,7 @@ func (s *Proxy) serveResult(w http.ResponseWriter, r *http.Request, st *site, in
 			if d := httpcache.CanServeStaleOnError(e, r.Header, now, st.Policy.StaleOnErrorWindow()); d.Allowed {
 				info.status = "stale"
 				ttl := int64((e.Lifetime - old.Head().Age(now)).Seconds())
-				s.serveObject(w, r, st, servable{key: old.Key, head: old.Head(), body: old.Body, size: old.Size(),
+				s.serveObject(w, requestOf(r), st, servable{key: old.Key, head: old.Head(), body: old.Body, size: old.Size(),
 					status: httpcache.Status{Cache: s.cfg.Name, Fwd: "stale", FwdStatus: res.status, TTL: &ttl, Detail: d.Reason.String()}})
 				return true
 			}
@@ -416,7 +509,7 @@ func (s *Proxy) serveResult(w http.ResponseWriter, r *http.Request, st *site, in
 		cs.TTL = &ttl
 	}
 	sv.status = cs
-	s.serveObject(w, r, st, sv)
+	s.serveObject(w, requestOf(r), st, sv)
 	return true
 }
 
@@ -446,7 +539,10 @@ func (s *Proxy) revalidateInBackground(r *http.Request, st *site, key, primary s
 		return
 	}
 	r2 := r.Clone(context.WithoutCancel(r.Context()))
-	go s.lead(f, r2, st, key, primary, stale, true)
+	if !s.jobs.start(func() { s.lead(f, r2, st, key, primary, stale, true) }) {
+		s.neverStarted(f, key, true, "the node is stopping")
+		return
+	}
 	go func() {
 		// Nobody reads the result here: a body being stored is finished
 		// without us, anything else is cancelled.
@@ -476,7 +572,7 @@ func (s *Proxy) servePass(w http.ResponseWriter, r *http.Request, st *site, info
 			return nil
 		},
 	})
-	resp, _, err := s.roundTrip(ctx, set, s.primaryKey(r, st), s.clientIP(r), out)
+	resp, _, err := s.roundTrip(ctx, set, s.primaryKey(requestOf(r), st), s.clientIP(r), out)
 	var cerr errClientBody
 	if errors.As(err, &cerr) {
 		info.status = "client-error"
@@ -491,7 +587,7 @@ func (s *Proxy) servePass(w http.ResponseWriter, r *http.Request, st *site, info
 	defer resp.Body.Close()
 	if resp.StatusCode < 400 && !isSafe(r.Method) {
 		u := *r.URL
-		u.Scheme = s.scheme(r)
+		u.Scheme = schemeOf(r)
 		// The Host as sent, port included: a same-origin Location or
 		// Content-Location names the port too (§4.4 compares origins).
 		u.Host = strings.ToLower(r.Host)

@@ -61,6 +61,41 @@ type Proxy struct {
 	compressing singleflight.Group // builds each compressed variant once
 
 	altSvc string // Alt-Svc value advertising HTTP/3, set by the node before serving
+
+	jobs jobs // fetches and revalidations, which may outlive their requests
+}
+
+// jobs tracks the goroutines that may outlive the request that started
+// them (a fetch whose body is still being stored, a background
+// revalidation), so that the tiers are closed only after the last of them
+// has finished with them.
+type jobs struct {
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup
+}
+
+// start runs fn on a goroutine of its own, unless the proxy is stopping.
+func (j *jobs) start(fn func()) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return false
+	}
+	j.wg.Add(1)
+	go func() {
+		defer j.wg.Done()
+		fn()
+	}()
+	return true
+}
+
+// stop refuses new jobs and waits for the running ones.
+func (j *jobs) stop() {
+	j.mu.Lock()
+	j.closed = true
+	j.mu.Unlock()
+	j.wg.Wait()
 }
 
 // newProxy builds the request handling of a node from a checked,
@@ -123,9 +158,12 @@ func newProxy(cfg Config, reg prometheus.Registerer) (*Proxy, error) {
 	return s, nil
 }
 
-// close releases the tiers once nothing serves any more.
+// close releases the tiers once nothing serves any more: fetches are
+// cancelled, and the tiers close after the last one has stopped using
+// them.
 func (s *Proxy) close() {
 	s.cancel()
+	s.jobs.stop()
 	s.transport.CloseIdleConnections()
 	s.mem.Close()
 	if s.disk != nil {

@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"context"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -121,13 +123,13 @@ func contentLength(h http.Header) int64 {
 
 // serveObject writes a stored (or arriving) response, answering the
 // client's conditional and range requests from it (RFC 9110 §13, §14).
-func (s *Proxy) serveObject(w http.ResponseWriter, r *http.Request, st *site, sv servable) {
+func (s *Proxy) serveObject(w http.ResponseWriter, q *request, st *site, sv servable) {
 	now := s.cfg.Now()
 	h := w.Header()
 	hi := s.headInfo(sv.head, st)
 	client := hi.client
 	if sv.body != nil && sv.fill == nil && hi.compressible {
-		if enc := s.encodingFor(r, hi); enc != compress.Identity {
+		if enc := s.encodingFor(q.header, hi); enc != compress.Identity {
 			vb, err := s.variant(sv.key, sv.head, sv.body, enc, hi)
 			if err != nil {
 				s.log.Warn("compression failed; serving identity", "err", err)
@@ -152,11 +154,11 @@ func (s *Proxy) serveObject(w http.ResponseWriter, r *http.Request, st *site, sv
 		h.Set(hdrOriginTime, strconv.FormatInt(sv.head.Origin.UnixNano(), 10))
 	}
 	status := sv.head.Status
-	if status == http.StatusOK && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+	if status == http.StatusOK && (q.method == http.MethodGet || q.method == http.MethodHead) {
 		etag, lm := hi.etag, hi.lm
-		switch httpcache.CheckPreconditions(r.Method, r.Header, etag, lm) {
+		switch httpcache.CheckPreconditions(q.method, q.header, etag, lm) {
 		case http.StatusNotModified:
-			notModified(h, s.toCache(r))
+			notModified(h, s.toCache(q.peer()))
 			w.WriteHeader(http.StatusNotModified)
 			return
 		case http.StatusPreconditionFailed:
@@ -165,8 +167,8 @@ func (s *Proxy) serveObject(w http.ResponseWriter, r *http.Request, st *site, sv
 			w.WriteHeader(http.StatusPreconditionFailed)
 			return
 		}
-		if rng := r.Header.Get("Range"); rng != "" && sv.size >= 0 && r.Method == http.MethodGet {
-			ir := r.Header.Get("If-Range")
+		if rng := q.header.Get("Range"); rng != "" && sv.size >= 0 && q.method == http.MethodGet {
+			ir := q.header.Get("If-Range")
 			if ir == "" || httpcache.IfRangeMatches(ir, etag, hi.strongLM) {
 				ranges, err := httpcache.ParseRange(rng, sv.size)
 				if errors.Is(err, httpcache.ErrUnsatisfiable) {
@@ -176,7 +178,7 @@ func (s *Proxy) serveObject(w http.ResponseWriter, r *http.Request, st *site, sv
 					return
 				}
 				if err == nil && len(ranges) > 0 {
-					s.serveRanges(w, r, &sv, ranges)
+					s.serveRanges(w, q, &sv, ranges)
 					return
 				}
 			}
@@ -188,10 +190,10 @@ func (s *Proxy) serveObject(w http.ResponseWriter, r *http.Request, st *site, sv
 		h.Del("Content-Length")
 	}
 	w.WriteHeader(status)
-	if r.Method == http.MethodHead || !bodyAllowed(status) {
+	if q.method == http.MethodHead || !bodyAllowed(status) {
 		return
 	}
-	rd, closeFn, err := sv.open(r, 0)
+	rd, closeFn, err := sv.open(q.ctx, 0)
 	if err != nil {
 		s.abort(err)
 	}
@@ -204,14 +206,14 @@ func bodyAllowed(status int) bool {
 }
 
 // open returns a reader of the body from off.
-func (sv *servable) open(r *http.Request, off int64) (io.Reader, func(), error) {
+func (sv *servable) open(ctx context.Context, off int64) (io.Reader, func(), error) {
 	if sv.fill != nil {
 		if off == 0 && sv.rd != nil {
 			rd := sv.rd
 			sv.rd = nil // closed by whoever opened it
 			return rd, func() {}, nil
 		}
-		rd, err := sv.fill.Reader(r.Context(), off)
+		rd, err := sv.fill.Reader(ctx, off)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -244,19 +246,19 @@ func notModified(h http.Header, toCache bool) {
 
 // toCache reports whether a request comes from another cache of this CDN
 // (an edge asking its shield), whose 304s carry every updating field.
-func (s *Proxy) toCache(r *http.Request) bool {
-	return s.cfg.Role == RoleShield || s.trusted(peerAddr(r))
+func (s *Proxy) toCache(peer netip.Addr) bool {
+	return s.cfg.Role == RoleShield || s.trusted(peer)
 }
 
 // serveRanges answers with 206: one part, or multipart/byteranges.
-func (s *Proxy) serveRanges(w http.ResponseWriter, r *http.Request, sv *servable, ranges []httpcache.ByteRange) {
+func (s *Proxy) serveRanges(w http.ResponseWriter, q *request, sv *servable, ranges []httpcache.ByteRange) {
 	h := w.Header()
 	if len(ranges) == 1 {
 		br := ranges[0]
 		h.Set("Content-Range", br.ContentRange(sv.size))
 		h.Set("Content-Length", strconv.FormatInt(br.Length, 10))
 		w.WriteHeader(http.StatusPartialContent)
-		rd, closeFn, err := sv.open(r, br.Start)
+		rd, closeFn, err := sv.open(q.ctx, br.Start)
 		if err != nil {
 			s.abort(err)
 		}
@@ -284,7 +286,7 @@ func (s *Proxy) serveRanges(w http.ResponseWriter, r *http.Request, sv *servable
 		if err != nil {
 			return
 		}
-		rd, closeFn, err := sv.open(r, br.Start)
+		rd, closeFn, err := sv.open(q.ctx, br.Start)
 		if err != nil {
 			s.abort(err)
 		}
@@ -410,7 +412,7 @@ func (s *Proxy) servePassResult(w http.ResponseWriter, r *http.Request, info *re
 		etag, lmText := httpcache.Validators(upstream)
 		lm, _ := httpcache.ParseHTTPDate(lmText)
 		if code := httpcache.CheckPreconditions(r.Method, r.Header, etag, lm); code == http.StatusNotModified {
-			notModified(h, s.toCache(r))
+			notModified(h, s.toCache(peerAddr(r)))
 			w.WriteHeader(code)
 			return
 		}
