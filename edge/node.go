@@ -211,15 +211,15 @@ func NewFromCluster(o ClusterOptions) (*Node, error) {
 	if o.Adjust != nil {
 		o.Adjust(&cfg)
 	}
-	s, err := New(cfg)
+	n, err := New(cfg)
 	if err != nil {
 		return nil, err
 	}
 	if ts != nil {
-		s.addTLSJobs(ts)
+		n.addTLSJobs(ts)
 	}
 	if o.Path != "" {
-		s.source = func() (Config, error) {
+		n.source = func() (Config, error) {
 			cl, err := config.Load(o.Path)
 			if err != nil {
 				return Config{}, err
@@ -235,16 +235,16 @@ func NewFromCluster(o ClusterOptions) (*Node, error) {
 			return cfg, nil
 		}
 		if cl.AdminToken() != "" {
-			s.HandleAdmin("POST /reload", s.reloadHandler(cl.AdminToken()))
+			n.HandleAdmin("POST /reload", n.reloadHandler(cl.AdminToken()))
 		}
 	}
 	if !o.NoPurge {
-		if err := s.joinClusterBus(cl, o.PurgeURLs); err != nil {
-			s.p.close()
+		if err := n.joinClusterBus(cl, o.PurgeURLs); err != nil {
+			n.p.close()
 			return nil, err
 		}
 	}
-	return s, nil
+	return n, nil
 }
 
 // AddTLS runs a TLS setup's background work (certificate file watching,
