@@ -416,6 +416,8 @@ func (t *Tiered) Commit(f *Fill, obj, marker *Object) (stored bool) {
 		}
 		obj.Body = Bytes(b)
 		if !t.mem.Set(obj) {
+			t.NotStored("memory-rejected")
+			t.log.Debug("memory tier rejected an object", "key", obj.Key, "size", len(b))
 			return false
 		}
 		t.stored.WithLabelValues("memory").Inc()
@@ -426,6 +428,24 @@ func (t *Tiered) Commit(f *Fill, obj, marker *Object) (stored bool) {
 		return true
 	}
 	return false
+}
+
+// Put stores a complete object whose body is already in memory (a slice
+// of a larger one, fetched whole), unless a purge rule covers it or it
+// does not fit the memory tier, and writes it through to disk. It reports
+// whether it was stored.
+func (t *Tiered) Put(ctx context.Context, obj *Object) bool {
+	b, ok := obj.Body.(Bytes)
+	if !ok || !t.mem.Fits(int64(len(b))) || t.inv.CheckObject(obj) == Purged {
+		return false
+	}
+	if !t.mem.Set(obj) {
+		return false
+	}
+	t.stored.WithLabelValues("memory").Inc()
+	t.mem.Wait()
+	t.WriteThrough(ctx, obj, nil)
+	return true
 }
 
 // WriteThrough copies a memory object (and its Vary marker) to the disk

@@ -94,7 +94,18 @@ type SiteCache struct {
 	// still answer when the origin fails, unless a directive forbids it
 	// (RFC 9111 §4.2.4). Default 1h; at most 7 days; -1s turns it off.
 	StaleOnError Duration `yaml:"stale_on_error"`
+	// Slices fetches and stores a large object in aligned parts when
+	// clients ask for ranges of it (RFC 9111 §3.3, §3.4), so a range costs
+	// the origin a slice, not the whole object. Default true.
+	Slices *bool `yaml:"slices"`
+	// SliceSize is the size of those parts. Default 1MiB; from 64KiB to
+	// 64MiB, and at most the largest memory object.
+	SliceSize ByteSize `yaml:"slice_size"`
 }
+
+// SlicesOn reports whether ranges of the site's objects are fetched and
+// stored as slices.
+func (c SiteCache) SlicesOn() bool { return c.Slices == nil || *c.Slices }
 
 // Origin is a pool of origin servers.
 type Origin struct {

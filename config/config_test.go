@@ -69,7 +69,7 @@ func TestValidateListsEveryProblem(t *testing.T) {
 zone: "bad zone"
 sites:
   - {host: a.example.com, origin: nope}
-  - {host: a.example.com, origin: main}
+  - {host: a.example.com, origin: main, cache: {slice_size: 4KiB}}
 origins:
   main: {policy: fastest, servers: [{url: "ftp://x"}]}
 shields:
@@ -95,6 +95,7 @@ geodns:
 		`zone: not a domain name`,
 		`sites[0].origin: no origin named "nope"`,
 		`sites[1].host: "a.example.com" is already served by sites[0]`,
+		`sites[1].cache.slice_size: from 64KiB to 64MiB, not 4KiB`,
 		`origins.main.policy: unknown policy "fastest"`,
 		`origins.main.servers[0].url: not an http:// or https:// URL`,
 		`shields.nodes[1].name: "s1" is already used by shields.nodes[0]`,

@@ -33,6 +33,7 @@ const (
 	DefaultMaxConnsPerClient   = 256
 	DefaultAckTimeout          = Duration(2 * time.Second)
 	DefaultStaleOnError        = Duration(time.Hour)
+	DefaultSliceSize           = ByteSize(1 << 20)
 	DefaultACMEStorage         = "cdn-acme"
 	DefaultTableSize           = 65537
 	DefaultVirtualNodes        = 100
@@ -63,6 +64,13 @@ func (c *Cluster) ApplyDefaults() {
 		}
 		if s.Cache.StaleOnError == 0 {
 			s.Cache.StaleOnError = DefaultStaleOnError
+		}
+		if s.Cache.Slices == nil {
+			on := true
+			s.Cache.Slices = &on
+		}
+		if s.Cache.SliceSize == 0 {
+			s.Cache.SliceSize = DefaultSliceSize
 		}
 	}
 	for name, o := range c.Origins {

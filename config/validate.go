@@ -219,6 +219,11 @@ func (c *Cluster) Validate() error {
 		if st.Cache.StaleOnError.D() > 7*24*time.Hour {
 			ck.add(fmt.Sprintf("sites[%d].cache.stale_on_error", i), "at most 168h")
 		}
+		if z := st.Cache.SliceSize; z != 0 && (z < 64<<10 || z > 64<<20) {
+			ck.add(fmt.Sprintf("sites[%d].cache.slice_size", i), "from 64KiB to 64MiB, not %s", z)
+		} else if m := c.Cache.MaxMemoryObject; m != 0 && z > m {
+			ck.add(fmt.Sprintf("sites[%d].cache.slice_size", i), "%s is larger than cache.max_memory_object (%s): a slice is held in memory", z, m)
+		}
 	}
 	lim := c.Limits
 	if lim.MaxFetchesPerConn < 1 {

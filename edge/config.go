@@ -207,6 +207,10 @@ type Site struct {
 	// upstream for this site; by default they are dropped, since they are
 	// not part of the cache key.
 	ForwardHeaders []string
+	// Slice, when positive, is the size of the aligned parts in which
+	// ranges of objects not stored whole are fetched and stored (slice.go);
+	// 0 turns slicing off. At most MaxMemoryObject.
+	Slice int64
 }
 
 // Pool is an origin pool.
@@ -264,6 +268,10 @@ func (c *Config) applyDefaults() {
 	}
 	if c.MaxMemoryObject == 0 {
 		c.MaxMemoryObject = min(int64(config.DefaultMaxMemoryObject), c.Memory/4)
+	}
+	for i := range c.Sites {
+		// A slice is held in memory whole.
+		c.Sites[i].Slice = min(c.Sites[i].Slice, c.MaxMemoryObject)
 	}
 	if c.DiskDir != "" {
 		if c.DiskSize == 0 {
@@ -471,6 +479,7 @@ func FromCluster(cl *config.Cluster, node string) (Config, error) {
 			},
 			Key:            cache.KeyOptions{IgnoreQuery: s.Cache.IgnoreQuery, SortQuery: s.Cache.SortQuery},
 			ForwardHeaders: s.ForwardHeaders,
+			Slice:          sliceSize(s.Cache),
 		})
 	}
 	c.TrustedProxies = trustedPrefixes(cl)
@@ -546,9 +555,20 @@ func QuickConfig(name, listen, origin string) Config {
 		Name:    name,
 		Role:    RoleEdge,
 		Listen:  listen,
-		Sites:   []Site{{Host: "*", Origin: "origin"}},
+		Sites:   []Site{{Host: "*", Origin: "origin", Slice: int64(config.DefaultSliceSize)}},
 		Origins: map[string]Pool{"origin": {Policy: lb.PolicyRoundRobin, Servers: []Upstream{{Name: "origin", URL: origin}}}},
 	}
+}
+
+// sliceSize is a site's slice size, 0 when slicing is off.
+func sliceSize(c config.SiteCache) int64 {
+	if !c.SlicesOn() {
+		return 0
+	}
+	if c.SliceSize == 0 {
+		return int64(config.DefaultSliceSize)
+	}
+	return int64(c.SliceSize)
 }
 
 // trustedPrefixes are the cluster's own nodes (edges, shields, balancers)

@@ -37,9 +37,10 @@ type flight struct {
 	// (RFC 9110 §15.2: forwarded, never stored). Dropped when full.
 	early chan informational
 
-	mu      sync.Mutex // guards users, pumping
+	mu      sync.Mutex // guards users, pumping, dropped
 	users   int        // clients (and background revalidations) holding the flight
 	pumping bool       // lead is still running
+	dropped bool       // the fetch was cancelled for want of users
 }
 
 func newFlight(parent context.Context, s *Proxy) *flight {
@@ -145,12 +146,15 @@ func (g *flightGroup) forget(key string, f *flight) {
 	g.mu.Unlock()
 }
 
-// acquire adds a user; it fails once every user has left (the fetch may
-// be cancelled already).
+// acquire adds a user. It fails once every user has left and the fetch
+// was cancelled for it, or once the flight is over. A flight whose users
+// have all gone while its body is still being stored may be joined: a
+// request arriving before the body is committed reads it as it arrives
+// instead of fetching it a second time.
 func (f *flight) acquire() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.users == 0 {
+	if f.users == 0 && (!f.pumping || f.dropped) {
 		return false
 	}
 	f.users++
@@ -164,11 +168,15 @@ func (f *flight) release() {
 	f.users--
 	last := f.users == 0
 	pumping := f.pumping
+	drop := last && pumping && !f.worthFinishing()
+	if drop {
+		f.dropped = true // decided under mu, so no acquire joins a cancelled fetch
+	}
 	f.mu.Unlock()
 	if !last {
 		return
 	}
-	if pumping && !f.worthFinishing() {
+	if drop {
 		f.cancel()
 	}
 	if !pumping {
@@ -192,6 +200,9 @@ func (f *flight) worthFinishing() bool {
 func (f *flight) stopped() {
 	f.mu.Lock()
 	idle := f.users == 0
+	if idle {
+		f.dropped = true
+	}
 	f.mu.Unlock()
 	if idle {
 		f.cancel()

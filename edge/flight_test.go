@@ -21,12 +21,15 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 
@@ -1143,4 +1146,68 @@ func TestProxyProtocolFromBalancers(t *testing.T) {
 	if got, _ := seen.Load().(string); got != "127.0.0.2" {
 		t.Errorf("plain client's X-Forwarded-For %q", got)
 	}
+}
+
+// TestJoinStoringFlightWithoutClients: once its only client has what it
+// wanted (a range from the first bytes), a fetch whose body is being
+// stored goes on, and a request arriving before the body is complete
+// joins it instead of fetching the object again.
+func TestJoinStoringFlightWithoutClients(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789"), 50000)
+	release := make(chan struct{})
+	var requests atomic.Int32
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Cache-Control", "max-age=600")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body[:1000])
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-time.After(20 * time.Second):
+		}
+		w.Write(body[1000:])
+	}))
+	defer up.Close()
+	defer close(release)
+	cfg := QuickConfig("edge-1", "127.0.0.1:0", up.URL)
+	cfg.Sites[0].Slice = 0 // the whole object, the range cut from it
+	e := startEdge(t, cfg)
+	r := get(t, e.URL+"/o", "Range", "bytes=0-9")
+	if r.status != http.StatusPartialContent || string(r.body) != "0123456789" {
+		t.Fatalf("range: %d %q", r.status, r.body)
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(e.URL + "/o")
+		if err != nil {
+			done <- result{}
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		done <- result{resp.StatusCode, resp.Header, b}
+	}()
+	// Let the body go on once the second request has joined the fetch
+	// (or, failing that, fetched on its own: then the count below fails).
+	for deadline := time.Now().Add(10 * time.Second); counterValue(e.p.metrics.collapsed) < 1 && requests.Load() < 2 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	release <- struct{}{}
+	r = <-done
+	if r.status != 200 || !bytes.Equal(r.body, body) {
+		t.Fatalf("second: %d, %d bytes", r.status, len(r.body))
+	}
+	if n := requests.Load(); n != 1 {
+		t.Errorf("origin asked %d times, want 1 (Cache-Status %q)", n, r.header.Get("Cache-Status"))
+	}
+}
+
+// counterValue reads a counter.
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
 }

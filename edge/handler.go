@@ -335,6 +335,15 @@ func (s *Proxy) serveCacheable(w http.ResponseWriter, r *http.Request, st *site,
 		s.serveFetched(w, r, st, info, nil, a.lookup.Key, false)
 	default:
 		info.status = "miss"
+		if a.lookup.Key == a.primary && !a.lookup.VaryMiss && sliceable(st, r) {
+			// A range of an object not stored whole: from slices.
+			if err := s.serveSlices(w, r, st, info, a.primary); !errors.Is(err, errNoSlices) {
+				if err != nil {
+					s.upstreamError(w, err)
+				}
+				return
+			}
+		}
 		s.serveFetched(w, r, st, info, nil, a.lookup.Key, true)
 	}
 }

@@ -59,6 +59,8 @@ type Proxy struct {
 
 	compressCfg compress.Config
 	compressing singleflight.Group // builds each compressed variant once
+	slicing     singleflight.Group // fetches each slice once (slice.go)
+	unsliceable sliceMemo          // objects whose ranges go the usual way
 
 	altSvc string // Alt-Svc value advertising HTTP/3, set by the node before serving
 
@@ -87,6 +89,21 @@ func (j *jobs) start(fn func()) bool {
 		defer j.wg.Done()
 		fn()
 	}()
+	return true
+}
+
+// run runs fn on the caller's goroutine as a job, unless the proxy is
+// stopping.
+func (j *jobs) run(fn func()) bool {
+	j.mu.Lock()
+	if j.closed {
+		j.mu.Unlock()
+		return false
+	}
+	j.wg.Add(1)
+	j.mu.Unlock()
+	defer j.wg.Done()
+	fn()
 	return true
 }
 
