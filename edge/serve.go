@@ -213,6 +213,13 @@ func (sv *servable) open(ctx context.Context, off int64) (io.Reader, func(), err
 			sv.rd = nil // closed by whoever opened it
 			return rd, func() {}, nil
 		}
+		if sv.rd != nil {
+			// A range further on: the unused reader at 0 would hold a
+			// streamed body's window at the start, and the bytes wanted
+			// would never come.
+			sv.rd.Close()
+			sv.rd = nil
+		}
 		rd, err := sv.fill.Reader(ctx, off)
 		if err != nil {
 			return nil, nil, err
