@@ -168,6 +168,11 @@ func (s *Proxy) roundTrip(ctx context.Context, set *upstreamSet, key string, cli
 		}
 		b.Acquire()
 		resp, err := s.transport.RoundTrip(r)
+		if err != nil && isUnsupportedTE(err) && (r.Method == http.MethodGet || r.Method == http.MethodHead) && (r.Body == nil || r.Body == http.NoBody) {
+			// Framed by a transfer coding net/http refuses: read it the
+			// way RFC 9112 §6.3 says, on a connection of its own.
+			resp, err = s.unframedRoundTrip(r)
+		}
 		if cb, ok := out.Body.(*clientBody); ok && cb.fault() != nil {
 			// The client's body broke (malformed chunking, a client that
 			// left): the client's fault, never the upstream's.
