@@ -51,7 +51,9 @@ func (n *Node) Run(ctx context.Context) error {
 			BaseContext:                  func(net.Listener) context.Context { return n.p.baseCtx },
 		}
 		if name != "admin" {
-			hs.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: n.cfg.H2MaxStreams}
+			// Frames no larger than RFC 9113's initial SETTINGS_MAX_FRAME_SIZE:
+			// an oversized HEADERS frame is a FRAME_SIZE_ERROR (§4.2).
+			hs.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: n.cfg.H2MaxStreams, MaxReadFrameSize: 16 << 10}
 			hs.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
 				return context.WithValue(connContext(ctx, c), clientConnKey{}, n.p.newClientConn(c))
 			}
