@@ -166,8 +166,11 @@ func (s *Proxy) fastHit(fc *fastConn, req *fastRequest) bool {
 	if string(req.method) == http.MethodGet {
 		method = http.MethodGet
 	}
-	q := &request{method: method, scheme: scheme, host: host, path: path, query: string(req.query), fast: req}
-	a := s.answer(q, st, start)
+	// The key from locals: a request value holding them would make them
+	// escape (the answer looks at its fields only).
+	primary := primaryKeyOf(st, scheme, host, path, string(req.query))
+	q := &request{method: method, scheme: scheme, fast: req}
+	a := s.answer(q, st, primary, start)
 	defer a.lookup.Close()
 	if a.kind != answerHit {
 		return false

@@ -221,11 +221,17 @@ func (q *request) fields() http.Header {
 func (q *request) peer() netip.Addr { return remoteAddr(q.remote) }
 
 func (s *Proxy) primaryKey(q *request, st *site) string {
-	host := st.Host
-	if host == "*" {
-		host = hostOnly(q.host)
+	return primaryKeyOf(st, q.scheme, q.host, q.path, q.query)
+}
+
+// primaryKeyOf is a request's primary cache key on site st (the Host
+// counts only on a wildcard site).
+func primaryKeyOf(st *site, scheme, host, path, query string) string {
+	h := st.Host
+	if h == "*" {
+		h = hostOnly(host)
 	}
-	return cache.PrimaryKey(q.scheme, host, q.path, q.query, st.Key)
+	return cache.PrimaryKey(scheme, h, path, query, st.Key)
 }
 
 // entryOf describes a stored head for freshness decisions, with the
@@ -265,12 +271,21 @@ type answer struct {
 // object is the stored response the answer is about, or nil.
 func (a *answer) object() *cache.Object { return a.lookup.Object }
 
-// answer asks the tiers about a GET or HEAD and judges what they hold
-// (RFC 9111 §4): one question per request, for both HTTP/1.1 engines.
-// The caller closes the answer's lookup.
-func (s *Proxy) answer(q *request, st *site, now time.Time) answer {
-	a := answer{primary: s.primaryKey(q, st)}
-	a.lookup = s.store.Lookup(a.primary, func(fields []string) []string { return varyValues(fields, q.fields()) })
+// answer asks the tiers about a GET or HEAD whose primary key is
+// primary, and judges what they hold (RFC 9111 §4): one question per
+// request, for both HTTP/1.1 engines. The caller closes the answer's
+// lookup.
+func (s *Proxy) answer(q *request, st *site, primary string, now time.Time) answer {
+	a := answer{primary: primary}
+	// The closure sees copies, so that q's strings do not escape with the
+	// Vary values (one allocation less per fast-engine hit).
+	hdr, fast, fields := q.header, q.fast, q.header
+	a.lookup = s.store.Lookup(a.primary, func(fields []string) []string {
+		if hdr == nil && fast != nil {
+			hdr = fast.header()
+		}
+		return varyValues(fields, hdr)
+	})
 	l := &a.lookup
 	if l.Kind == cache.Pass {
 		a.kind = answerPass
@@ -279,12 +294,12 @@ func (s *Proxy) answer(q *request, st *site, now time.Time) answer {
 	obj := l.Object
 	if obj == nil {
 		a.kind = answerMiss
-		if q.header != nil && httpcache.ParseCacheControl(q.header.Values("Cache-Control")).OnlyIfCached {
+		if fields != nil && httpcache.ParseCacheControl(fields.Values("Cache-Control")).OnlyIfCached {
 			a.kind = answerNoneCached
 		}
 		return a
 	}
-	d := httpcache.Evaluate(q.header, s.entryOf(obj.Head(), st), now)
+	d := httpcache.Evaluate(fields, s.entryOf(obj.Head(), st), now)
 	if l.Verdict == cache.Stale {
 		// Soft purge: revalidate before use, but stale-while-
 		// revalidate still applies (the purge API's soft mode).
@@ -308,7 +323,7 @@ func (s *Proxy) answer(q *request, st *site, now time.Time) answer {
 // serveCacheable handles GET and HEAD: hit, stale, revalidation or miss.
 func (s *Proxy) serveCacheable(w http.ResponseWriter, r *http.Request, st *site, info *reqInfo) {
 	q := requestOf(r)
-	a := s.answer(q, st, s.cfg.Now())
+	a := s.answer(q, st, s.primaryKey(q, st), s.cfg.Now())
 	defer a.lookup.Close()
 	obj := a.object()
 	info.noStale = a.lookup.Unsynced
