@@ -39,6 +39,9 @@ import (
 // a part without a strong validator, a Vary other than Accept-Encoding, a
 // Content-Range that is not the slice asked for, a conditional request.
 
+// maxSlicesAhead is how many parts a response holds before it starts.
+const maxSlicesAhead = 4
+
 // errNoSlices says a request is not answered from slices; nothing was
 // written, and it is served the usual way.
 var errNoSlices = errors.New("not answerable from slices")
@@ -170,11 +173,12 @@ func (s *Proxy) serveSlicesOnce(w http.ResponseWriter, r *http.Request, st *site
 	if err != nil || len(ranges) == 0 {
 		return errNoSlices // a Range to ignore: the whole object, with 200
 	}
-	// The parts needed, fetched before the response starts while they
-	// fit in one memory object, so that a failure can still become a
-	// clean answer; further parts are fetched as the response goes.
+	// The first parts needed (up to maxSlicesAhead, and within one memory
+	// object) are fetched before the response starts, so that a failure
+	// can still become a clean answer; further parts are fetched as the
+	// response goes, one at a time.
 	parts := map[int64]*slicePart{probe: first}
-	budget := max(1, s.cfg.MaxMemoryObject/size)
+	budget := max(1, min(maxSlicesAhead, s.cfg.MaxMemoryObject/size))
 	cached, stored := first.cached, first.stored
 	for _, i := range httpcache.SlicesFor(ranges, size) {
 		if parts[i] != nil {

@@ -386,3 +386,51 @@ func TestRangeOfAStreamedObject(t *testing.T) {
 		t.Fatalf("two ranges: %d %q", r.status, crs)
 	}
 }
+
+// TestSlicesLongRange: a range over more slices than a response fetches
+// ahead is served part by part as it goes, all of one version; a change
+// of version in the middle of it ends the response abruptly rather than
+// mixing versions.
+func TestSlicesLongRange(t *testing.T) {
+	const size = 10<<20 + 12345
+	o := startRangeOrigin(t, size)
+	e := sliceEdges(t, o, 1<<20, false)
+	url := e.URL + "/long.bin"
+	r := rangeGet(t, url, "bytes=0-")
+	if r.status != http.StatusPartialContent || int64(len(r.body)) != size || !bytes.Equal(r.body, genRange(0, size, 0)) {
+		t.Fatalf("whole range: %d, %d bytes", r.status, len(r.body))
+	}
+	if n := o.requests.Load(); n != 11 {
+		t.Errorf("origin asked %d times for 11 slices", n)
+	}
+	r = rangeGet(t, url, "bytes=1000-")
+	if r.status != http.StatusPartialContent || !bytes.Equal(r.body, genRange(1000, size-1000, 0)) || o.requests.Load() != 11 {
+		t.Errorf("again: %d, origin asked %d times", r.status, o.requests.Load())
+	}
+	// Slices 0-4 are fresh in the cache, 5-10 are dropped; the origin
+	// changes version: the response cannot be completed in one version.
+	for i := int64(5); i <= 10; i++ {
+		e.p.store.Remove(sliceKey("http://assets.example.com/long.bin", 1<<20, i))
+	}
+	o.version.Store(1)
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Host = "assets.example.com"
+	req.Header.Set("Range", "bytes=0-")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil {
+		t.Fatalf("a response mixing versions ended cleanly: %d bytes", len(b))
+	}
+	if !bytes.Equal(b, genRange(0, int64(len(b)), 0)) {
+		t.Errorf("the bytes sent are not all of the first version")
+	}
+	// The next request is whole and of the new version.
+	r = rangeGet(t, url, "bytes=0-")
+	if r.status != http.StatusPartialContent || !bytes.Equal(r.body, genRange(0, size, 1)) {
+		t.Errorf("after the change: %d, %d bytes", r.status, len(r.body))
+	}
+}
