@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"io"
 	"net"
 	"net/http"
 	"net/netip"
@@ -91,6 +92,21 @@ type limitedConn struct {
 	l    *connLimitListener
 	addr netip.Addr
 	once sync.Once
+}
+
+// ReadFrom keeps the connection's own ReadFrom (sendfile for disk hits)
+// reachable through the wrapper.
+func (c *limitedConn) ReadFrom(r io.Reader) (int64, error) { return connReadFrom(c.Conn, r) }
+
+// connReadFrom copies r to c with c's ReadFrom when it has one: on a TCP
+// connection that is sendfile for a file, splice for a socket. net/http
+// looks for it on the connection it serves, so every wrapper between the
+// listener and net/http passes it on.
+func connReadFrom(c net.Conn, r io.Reader) (int64, error) {
+	if rf, ok := c.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c}, r)
 }
 
 func (c *limitedConn) Close() error {

@@ -3,6 +3,7 @@ package edge
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -116,6 +117,9 @@ func (c *framingConn) Read(p []byte) (int, error) {
 // stopWatching tells the guard that the connection no longer carries
 // HTTP/1 messages (a 101 Switching Protocols was sent). Safe to call from
 // any goroutine.
+// ReadFrom passes the connection's ReadFrom on (writes are not watched).
+func (c *framingConn) ReadFrom(r io.Reader) (int64, error) { return connReadFrom(c.Conn, r) }
+
 func (c *framingConn) stopWatching() { c.stopped.Store(true) }
 
 func (c *framingConn) resetRequest() {

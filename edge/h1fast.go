@@ -94,6 +94,9 @@ type prefixConn struct {
 	prefix []byte
 }
 
+// ReadFrom passes the connection's ReadFrom on.
+func (c *prefixConn) ReadFrom(r io.Reader) (int64, error) { return connReadFrom(c.Conn, r) }
+
 func (c *prefixConn) Read(p []byte) (int, error) {
 	if len(c.prefix) > 0 {
 		n := copy(p, c.prefix)

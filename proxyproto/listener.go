@@ -220,6 +220,15 @@ type Conn struct {
 	local  net.Addr
 }
 
+// ReadFrom keeps the connection's own ReadFrom (sendfile, splice)
+// reachable through the wrapper.
+func (c *Conn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
 func newConn(c net.Conn, br *bufio.Reader, h *Header) *Conn {
 	pc := &Conn{Conn: c, header: h, remote: c.RemoteAddr(), local: c.LocalAddr()}
 	if br.Buffered() > 0 {
