@@ -45,6 +45,12 @@ func (s *Proxy) fetch(ctx context.Context, set *upstreamSet, st *site, primary s
 			}
 		}
 		resp.Header.Del(hdrOriginTime)
+		if ct := resp.Header.Get(hdr304ContentType); ct != "" {
+			if set.shields && resp.StatusCode == http.StatusNotModified {
+				resp.Header.Set("Content-Type", ct)
+			}
+			resp.Header.Del(hdr304ContentType)
+		}
 		if !set.shields || attempt > 0 || resp.StatusCode >= 400 {
 			return ft, nil
 		}

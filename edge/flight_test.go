@@ -1056,14 +1056,21 @@ func TestChainBare304UpdatesBothTiers(t *testing.T) {
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("If-None-Match") != "" {
 			conditionals.Add(1)
-			w.Header().Set("X-Version", fmt.Sprint(version.Load()))
-			w.Header().Set("Cache-Control", "max-age=60")
-			w.WriteHeader(http.StatusNotModified) // no ETag, no Last-Modified
+			// No ETag, no Last-Modified, and a new Content-Type, written
+			// raw: net/http would drop Content-Type from a 304.
+			c, bw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			fmt.Fprintf(bw, "HTTP/1.1 304 Not Modified\r\nX-Version: %d\r\nCache-Control: max-age=60\r\nContent-Type: text/plain; v=%d\r\n\r\n", version.Load(), version.Load())
+			bw.Flush()
+			c.Close()
 			return
 		}
 		w.Header().Set("ETag", `"v1"`)
 		w.Header().Set("Cache-Control", "max-age=1")
 		w.Header().Set("X-Version", fmt.Sprint(version.Load()))
+		w.Header().Set("Content-Type", fmt.Sprintf("text/plain; v=%d", version.Load()))
 		io.WriteString(w, "body")
 	}))
 	t.Cleanup(up.Close)
@@ -1095,6 +1102,13 @@ func TestChainBare304UpdatesBothTiers(t *testing.T) {
 	}
 	if h.Get("X-Version") != "2" {
 		t.Errorf("the edge serves X-Version %q after the origin's 304 said 2 (Cache-Status %q)", h.Get("X-Version"), h.Get("Cache-Status"))
+	}
+	// Content-Type too, though net/http drops it from the shield's 304.
+	if ct := h.Get("Content-Type"); ct != "text/plain; v=2" {
+		t.Errorf("the edge serves Content-Type %q after the origin's 304 said v=2", ct)
+	}
+	if v := h.Get(hdr304ContentType); v != "" {
+		t.Errorf("internal field %s reached the client: %q", hdr304ContentType, v)
 	}
 	if n := conditionals.Load(); n != 1 {
 		t.Errorf("origin saw %d conditional requests, want 1", n)

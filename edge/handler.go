@@ -26,6 +26,10 @@ const (
 	// was last known current at the origin (Unix nanoseconds), so purges
 	// apply to the edge's copy as they do to the shield's.
 	hdrOriginTime = "X-Cdn-Origin-Time"
+	// hdr304ContentType carries a 304's Content-Type from a shield to an
+	// edge: net/http drops Content-Type from every 304 it sends, and the
+	// edge's stored response must be updated with it (RFC 9111 §3.2).
+	hdr304ContentType = "X-Cdn-304-Content-Type"
 )
 
 // site is a configured site with its upstream sets. A request keeps the

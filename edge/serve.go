@@ -34,7 +34,7 @@ type servable struct {
 
 // internalFields are never sent to clients by an edge. Shields keep them
 // for the edges behind them (which index tags too).
-var internalFields = []string{"Surrogate-Key", "Cache-Tag", hdrOriginTime}
+var internalFields = []string{"Surrogate-Key", "Cache-Tag", hdrOriginTime, hdr304ContentType}
 
 // copyResponseHeader copies a stored or upstream header for a client.
 func (s *Proxy) copyResponseHeader(dst, src http.Header) {
@@ -240,6 +240,9 @@ func (sv *servable) open(ctx context.Context, off int64) (io.Reader, func(), err
 // so header changes the shield learnt reach the edge too.
 func notModified(h http.Header, toCache bool) {
 	out := httpcache.NotModifiedHeader(h, toCache)
+	if ct := out.Get("Content-Type"); toCache && ct != "" {
+		out.Set(hdr304ContentType, ct)
+	}
 	for _, f := range []string{"Age", "Cache-Status", "Via", "Alt-Svc", hdrOriginTime} {
 		if v, ok := h[f]; ok {
 			out[f] = v
