@@ -23,10 +23,10 @@ import (
 // chunked is not the final coding, the body runs until the connection
 // closes. unframedRoundTrip sends the request again on a connection of
 // its own and reads the response that way: chunked (when final) is
-// decoded, then gzip, x-gzip and deflate; the response is passed on
-// without Transfer-Encoding. A coding nobody here knows leaves bytes no
-// client can decode: they are passed on as they came, marked no-store so
-// no cache keeps them.
+// decoded, then gzip, x-gzip and deflate; the response is passed on, and
+// stored, without Transfer-Encoding. The bytes of a coding nobody here
+// knows are passed on (and stored) as they came, as the shared-cache
+// conformance suite requires.
 
 // isUnsupportedTE reports whether err is net/http refusing a response's
 // Transfer-Encoding.
@@ -128,10 +128,6 @@ func (s *Proxy) unframedRoundTrip(r *http.Request) (*http.Response, error) {
 		default:
 			unknown = true
 		}
-	}
-	if unknown {
-		// Bytes in a coding nobody here can undo: passed on, never stored.
-		resp.Header.Add("Cache-Control", "no-store")
 	}
 	if r.Method == http.MethodHead || code204or304(resp.StatusCode) {
 		body = http.NoBody

@@ -170,7 +170,8 @@ func EnsureDate(h http.Header, responseTime time.Time) {
 // ParseExpires parses an Expires field value (RFC 9111 §5.3) with the
 // tolerance peers show for this one field: besides ParseHTTPDate's forms it
 // accepts the day, month and zone names in any letter case ("THU, 18 AUG
-// 2050 02:01:18 gMT") and "UTC" for "GMT". A weekday that does not match
+// 2050 02:01:18 gMT"). Another zone, "UTC" included, is invalid (RFC 9110
+// §5.6.7: an HTTP-date is in GMT). A weekday that does not match
 // the date is ignored, as time.Parse ignores it. ok is false for anything
 // else; the caller then treats the response as already expired (§5.3: "A
 // cache recipient MUST interpret invalid date formats, especially the value
@@ -208,9 +209,6 @@ func isAlpha(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' 
 func canonicalDateWord(w string) string {
 	for _, name := range dateWords {
 		if equalFoldASCII(name, w) {
-			if name == "UTC" {
-				return "GMT"
-			}
 			return name
 		}
 	}
@@ -221,5 +219,5 @@ var dateWords = [...]string{
 	"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun",
 	"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
 	"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-	"GMT", "UTC",
+	"GMT",
 }
