@@ -195,7 +195,7 @@ type request struct {
 	remote string // the connection's peer address (host:port)
 	// header holds the request's fields (Vary, Cache-Control,
 	// conditionals, Range, Accept-Encoding); for a fast-engine request it
-	// is built on first use, from fast.
+	// is nil, and answer builds it from fast if Vary needs it.
 	header http.Header
 	fast   *fastRequest
 }
@@ -211,14 +211,6 @@ func schemeOf(r *http.Request) string {
 		return "https"
 	}
 	return "http"
-}
-
-// fields returns the request's header fields.
-func (q *request) fields() http.Header {
-	if q.header == nil && q.fast != nil {
-		q.header = q.fast.header()
-	}
-	return q.header
 }
 
 // peer is the address of the connection's other end.
