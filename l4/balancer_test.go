@@ -1,6 +1,7 @@
 package l4
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -392,4 +393,64 @@ func TestActiveTCPHealth(t *testing.T) {
 	if !r.backend("b0").lb.Healthy() {
 		t.Fatal("b0 went down too")
 	}
+}
+
+// TestSmallThenBulk: a flow starts with short exchanges (copied through a
+// buffer) and turns into a bulk transfer (spliced); every byte arrives in
+// order either way, and both directions are counted.
+func TestSmallThenBulk(t *testing.T) {
+	bs := startBackends(t, 1)
+	r := startBalancer(t, testConfig(bs))
+	s := mustDial(t, r.tcp, netip.AddrPort{})
+	if _, err := s.c.Write([]byte("e")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if err := s.echo(fmt.Sprintf("short message %d;", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bulk := make([]byte, 4<<20)
+	for i := range bulk {
+		bulk[i] = byte(i*7 + i>>12)
+	}
+	go s.c.Write(bulk)
+	got := make([]byte, len(bulk))
+	if _, err := io.ReadFull(s.br, got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, bulk) {
+		t.Fatal("bulk bytes changed on the way")
+	}
+	s.c.CloseWrite() // counters move at the end of each splice round
+	waitFor(t, "bytes counted both ways", func() bool {
+		return value(r.metrics.bytesUp) >= float64(len(bulk)) && value(r.metrics.bytesDown) >= float64(len(bulk))
+	})
+}
+
+// TestTCPIdleTimeout: a flow on which nothing moves either way is closed
+// after the idle timeout and counted; one that keeps talking is not.
+func TestTCPIdleTimeout(t *testing.T) {
+	bs := startBackends(t, 1)
+	cfg := testConfig(bs)
+	cfg.TCPIdleTimeout = 300 * time.Millisecond
+	r := startBalancer(t, cfg)
+	busy := mustDial(t, r.tcp, netip.AddrPort{})
+	busy.c.Write([]byte("e"))
+	quiet := mustDial(t, r.tcp, netip.AddrPort{})
+	quiet.c.Write([]byte("e"))
+	for i := range 8 {
+		if err := busy.echo(fmt.Sprintf("ping %d;", i)); err != nil {
+			t.Fatalf("busy flow: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	quiet.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if rest, err := io.ReadAll(quiet.br); err != nil || len(rest) != 0 {
+		t.Fatalf("idle flow: read %q, %v; want it closed", rest, err)
+	}
+	if err := busy.echo("still here"); err != nil {
+		t.Fatalf("busy flow after the idle one closed: %v", err)
+	}
+	waitFor(t, "idle timeout counted", func() bool { return value(r.metrics.idleTimeouts) >= 1 })
 }

@@ -169,6 +169,9 @@ type bytesCounter interface{ Add(float64) }
 // rounds. Errors other than EOF (reset, idle timeout) close the flow.
 func (b *Balancer) pipe(f *tcpFlow, dst, src *net.TCPConn, counter bytesCounter) {
 	idle := b.cfg.TCPIdleTimeout
+	if done := b.pipeSmall(f, dst, src, counter); done {
+		return
+	}
 	lr := &io.LimitedReader{R: src}
 	for {
 		src.SetReadDeadline(time.Now().Add(idle))
@@ -198,6 +201,57 @@ func (b *Balancer) pipe(f *tcpFlow, dst, src *net.TCPConn, counter bytesCounter)
 			// to EOF and the flow's close sends the FIN, so the shutdown
 			// would be a wasted system call.
 			return
+		}
+	}
+}
+
+// smallBufs are the buffers of pipeSmall.
+var smallBufs = sync.Pool{New: func() any { b := make([]byte, smallCopy); return &b }}
+
+// smallCopy is the most a direction copies through user space before it
+// moves to splice: a short flow (a request and its answer) costs a read
+// and a write per direction, without the pipe splice goes through.
+const smallCopy = 16 << 10
+
+// pipeSmall copies through a buffer while every read returns less than
+// the buffer holds, as in short request-response flows; it reports true
+// when the direction is over (EOF, or an error that closed the flow), and
+// false when a full read says the flow is bulk and splice should take it.
+func (b *Balancer) pipeSmall(f *tcpFlow, dst, src *net.TCPConn, counter bytesCounter) bool {
+	bp := smallBufs.Get().(*[]byte)
+	defer smallBufs.Put(bp)
+	buf := *bp
+	idle := b.cfg.TCPIdleTimeout
+	for {
+		src.SetReadDeadline(time.Now().Add(idle))
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				f.close()
+				return true
+			}
+			counter.Add(float64(n))
+			f.last.Store(time.Now().UnixNano())
+		}
+		if err == io.EOF {
+			if f.eofs.Add(1) < 2 {
+				dst.CloseWrite()
+			}
+			return true
+		}
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && time.Since(time.Unix(0, f.last.Load())) < idle {
+				continue
+			}
+			if ne != nil && ne.Timeout() {
+				b.metrics.idleTimeouts.Inc()
+			}
+			f.close()
+			return true
+		}
+		if n == len(buf) {
+			return false // bulk: splice from here on
 		}
 	}
 }
