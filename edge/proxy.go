@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -47,6 +48,7 @@ type Proxy struct {
 	reloadMu  sync.Mutex             // serialises reloads
 	reloaded  chan struct{}          // a reload happened: restart health checks
 	transport *http.Transport
+	bodiless  *http.Transport // requests without a body (unframed.go)
 	metrics   *metrics
 	reg       prometheus.Registerer // the node's registry, and the caller's if any
 	loopID    string
@@ -135,6 +137,7 @@ func newProxy(cfg Config, reg prometheus.Registerer) (*Proxy, error) {
 		reloaded:    make(chan struct{}, 1),
 		reg:         reg,
 	}
+	s.bodiless = newBodilessTransport(s.transport, cfg.ConnectTimeout+3*time.Second)
 	s.baseCtx, s.cancel = context.WithCancel(context.Background())
 	rt, err := s.buildRoutes(&cfg)
 	if err != nil {
@@ -182,6 +185,7 @@ func (s *Proxy) close() {
 	s.cancel()
 	s.jobs.stop()
 	s.transport.CloseIdleConnections()
+	s.bodiless.CloseIdleConnections()
 	s.mem.Close()
 	if s.disk != nil {
 		s.disk.Close()

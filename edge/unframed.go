@@ -1,7 +1,7 @@
 package edge
 
 import (
-	"bufio"
+	"bytes"
 	"compress/flate"
 	"compress/gzip"
 	"context"
@@ -11,134 +11,241 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"net/textproto"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 )
 
 // Transfer codings net/http does not take. Go's client accepts only
 // "Transfer-Encoding: chunked" and fails any other value, so an origin
 // that sends "gzip", "gzip, chunked" or a coding of its own would become
-// a 502. RFC 9112 §6.3 says how such a response is framed instead: when
-// chunked is not the final coding, the body runs until the connection
-// closes. unframedRoundTrip sends the request again on a connection of
-// its own and reads the response that way: chunked (when final) is
-// decoded, then gzip, x-gzip and deflate; the response is passed on, and
-// stored, without Transfer-Encoding. The bytes of a coding nobody here
-// knows are passed on (and stored) as they came, as the shared-cache
-// conformance suite requires.
+// a 502. RFC 9112 §6.3 says how such a response is framed: when chunked
+// is not the final coding, the body runs until the connection closes.
+//
+// Requests without a body (every fetch the cache makes) go through a
+// transport of their own (newBodilessTransport) whose connections read
+// each response head before net/http does (teConn). A head with such a
+// Transfer-Encoding is rewritten into one net/http reads until close:
+// the field and any Content-Length go, "Connection: close" and an
+// internal field naming the codings come in. roundTrip then undoes them
+// (decodeTransferCodings): chunked when final, gzip, x-gzip, deflate.
+// The bytes of a coding nobody here knows pass as they came. Either way
+// the response is served and stored without Transfer-Encoding, from the
+// one request the origin saw.
+//
+// On such a connection the bytes that follow a request are the head of
+// its response: the request has no body, so nothing is written after its
+// head, and net/http sends the next request only once the previous
+// response has been read to its end.
 
-// isUnsupportedTE reports whether err is net/http refusing a response's
-// Transfer-Encoding.
-func isUnsupportedTE(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "unsupported transfer encoding") || strings.Contains(msg, "too many transfer encodings")
-}
+// hdrTransferCodings names, on a response rewritten by teConn, the
+// transfer codings still applied to its body.
+const hdrTransferCodings = "X-Cdn-Transfer-Codings"
 
-// unframedRoundTrip performs r (a GET or HEAD without a body) on a new
-// connection, reading a response net/http refused for its transfer
-// codings.
-func (s *Proxy) unframedRoundTrip(r *http.Request) (*http.Response, error) {
-	ctx := r.Context()
-	host := r.URL.Host
-	if r.URL.Port() == "" {
-		if r.URL.Scheme == "https" {
-			host = net.JoinHostPort(r.URL.Hostname(), "443")
-		} else {
-			host = net.JoinHostPort(r.URL.Hostname(), "80")
-		}
-	}
-	conn, err := s.transport.DialContext(ctx, "tcp", host)
-	if err != nil {
-		return nil, err
-	}
-	if r.URL.Scheme == "https" {
-		tc := &tls.Config{}
-		if s.transport.TLSClientConfig != nil {
-			tc = s.transport.TLSClientConfig.Clone()
-		}
-		if tc.ServerName == "" {
-			tc.ServerName = r.URL.Hostname()
-		}
-		t := tls.Client(conn, tc)
-		if err := t.HandshakeContext(ctx); err != nil {
-			conn.Close()
+// maxResponseHead bounds what teConn buffers looking for the end of a
+// head; a longer head is passed on unchanged (and net/http judges it).
+const maxResponseHead = 1 << 20
+
+// newBodilessTransport returns a copy of base for requests without a
+// body, whose connections rewrite response heads net/http would refuse.
+func newBodilessTransport(base *http.Transport, handshakeTimeout time.Duration) *http.Transport {
+	t := base.Clone()
+	dial := base.DialContext
+	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
 			return nil, err
 		}
-		conn = t
+		return &teConn{Conn: c}, nil
 	}
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	fail := func(err error) (*http.Response, error) {
-		stop()
-		conn.Close()
-		return nil, err
-	}
-	out := r.Clone(ctx)
-	out.Close = true // the body may run until the connection closes
-	if err := out.Write(conn); err != nil {
-		return fail(err)
-	}
-	br := bufio.NewReader(conn)
-	tp := textproto.NewReader(br)
-	var resp *http.Response
-	for {
-		line, err := tp.ReadLine()
+	t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
 		if err != nil {
-			return fail(err)
+			return nil, err
 		}
-		proto, status, ok := strings.Cut(line, " ")
-		code, cerr := strconv.Atoi(status[:min(3, len(status))])
-		major, minor, vok := http.ParseHTTPVersion(proto)
-		if !ok || cerr != nil || !vok || code < 100 || code > 999 {
-			return fail(fmt.Errorf("malformed status line %q", line))
+		host, _, _ := net.SplitHostPort(addr)
+		tc := tls.Client(c, &tls.Config{ServerName: host, NextProtos: []string{"http/1.1"}})
+		hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+		defer cancel()
+		if err := tc.HandshakeContext(hctx); err != nil {
+			c.Close()
+			return nil, err
 		}
-		hdr, err := tp.ReadMIMEHeader()
-		if err != nil {
-			return fail(err)
-		}
-		if code >= 100 && code < 200 {
-			continue // informational: the final response follows
-		}
-		resp = &http.Response{Status: status, StatusCode: code, Proto: proto, ProtoMajor: major, ProtoMinor: minor,
-			Header: http.Header(hdr), ContentLength: -1, Close: true, Request: r}
-		break
+		return &teConn{Conn: tc}, nil
 	}
-	codings := transferCodings(resp.Header.Values("Transfer-Encoding"))
-	resp.Header.Del("Transfer-Encoding")
-	resp.Header.Del("Content-Length") // Transfer-Encoding overrides it (RFC 9112 §6.3)
-	var body io.Reader = br
-	if n := len(codings); n > 0 && codings[n-1] == "chunked" {
-		body = httputil.NewChunkedReader(br)
-		codings = codings[:n-1]
-	}
-	closers := []io.Closer{conn}
-	unknown := false
-	for i := len(codings) - 1; i >= 0 && !unknown; i-- {
-		switch codings[i] {
-		case "gzip", "x-gzip":
-			zr, err := gzip.NewReader(body)
-			if err != nil {
-				return fail(fmt.Errorf("gzip transfer coding: %w", err))
-			}
-			body, closers = zr, append(closers, zr)
-		case "deflate":
-			fr := flate.NewReader(body)
-			body, closers = fr, append(closers, fr)
-		case "identity":
-		default:
-			unknown = true
-		}
-	}
-	if r.Method == http.MethodHead || code204or304(resp.StatusCode) {
-		body = http.NoBody
-	}
-	resp.Body = &unframedBody{Reader: body, closers: closers, stop: stop}
-	s.log.Info("upstream response with transfer codings net/http refuses, read until close", "url", r.URL.String(), "codings", strings.Join(codings, ", "))
-	return resp, nil
+	return t
 }
 
-func code204or304(code int) bool {
-	return code == http.StatusNoContent || code == http.StatusNotModified
+// teConn is a connection to an upstream that looks at each response head
+// as it arrives, and rewrites one whose Transfer-Encoding net/http would
+// refuse (see above).
+type teConn struct {
+	net.Conn
+	wrote atomic.Bool // a request was written: the next bytes read begin its response
+
+	// Read side, used by net/http's one reading goroutine only.
+	inHead bool   // gathering a response head
+	head   []byte // its bytes so far
+	out    []byte // bytes ready for the reader
+	toEOF  bool   // after a rewritten head: the rest is body
+	rbuf   []byte
+	err    error
+}
+
+func (c *teConn) Write(p []byte) (int, error) {
+	c.wrote.Store(true)
+	return c.Conn.Write(p)
+}
+
+func (c *teConn) Read(p []byte) (int, error) {
+	for {
+		if len(c.out) > 0 {
+			n := copy(p, c.out)
+			c.out = c.out[n:]
+			return n, nil
+		}
+		if c.err != nil {
+			return 0, c.err
+		}
+		if !c.inHead {
+			n, err := c.Conn.Read(p)
+			if n == 0 || c.toEOF || !c.wrote.Swap(false) {
+				return n, err // body bytes, or bytes nobody asked for
+			}
+			// The first bytes of a response: gather its head.
+			c.inHead = true
+			c.head = append(c.head[:0], p[:n]...)
+			c.err = err
+			c.scan()
+			continue
+		}
+		if c.rbuf == nil {
+			c.rbuf = make([]byte, 4<<10)
+		}
+		n, err := c.Conn.Read(c.rbuf)
+		c.head = append(c.head, c.rbuf[:n]...)
+		c.err = err
+		c.scan()
+		if err != nil && c.inHead {
+			// The connection ended inside a head: pass on what came.
+			c.out, c.head, c.inHead = append(c.out, c.head...), nil, false
+		}
+	}
+}
+
+// scan moves every complete head in c.head to c.out, rewritten where
+// needed; the bytes after the last one are body.
+func (c *teConn) scan() {
+	for c.inHead {
+		end := headEnd(c.head)
+		if end < 0 {
+			if len(c.head) > maxResponseHead {
+				c.out, c.head, c.inHead = append(c.out, c.head...), nil, false
+			}
+			return
+		}
+		h, code, rewritten := rewriteHead(c.head[:end])
+		c.out = append(c.out, h...)
+		c.head = c.head[end:]
+		switch {
+		case rewritten:
+			c.inHead, c.toEOF = false, true
+		case code >= 100 && code < 200 && code != http.StatusSwitchingProtocols:
+			// An informational response: the final head follows.
+		default:
+			c.inHead = false
+		}
+	}
+	c.out = append(c.out, c.head...)
+	c.head = c.head[:0]
+}
+
+// headEnd returns the length of the head at the start of b (through its
+// empty line, CRLF or bare LF), or -1 if b does not hold all of it.
+func headEnd(b []byte) int {
+	for i := 0; i < len(b); {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return -1
+		}
+		line := b[i : i+j]
+		i += j + 1
+		if len(line) == 0 || len(line) == 1 && line[0] == '\r' {
+			if i > 2 { // not the status line itself
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// rewriteHead returns head (status line through the empty line), its
+// status code, and whether its Transfer-Encoding had to be rewritten; an
+// internal field with the name of hdrTransferCodings from upstream is
+// dropped.
+func rewriteHead(head []byte) ([]byte, int, bool) {
+	lines := bytes.SplitAfter(head, []byte("\n"))
+	if len(lines[len(lines)-1]) == 0 {
+		lines = lines[:len(lines)-1] // the last element is the empty line
+	}
+	code := 0
+	if f := strings.Fields(string(lines[0])); len(f) >= 2 {
+		code, _ = strconv.Atoi(f[1])
+	}
+	var te []string
+	drop, forged := map[int]bool{}, map[int]bool{}
+	last := ""
+	for i := 1; i < len(lines); i++ {
+		l := lines[i]
+		if len(l) > 0 && (l[0] == ' ' || l[0] == '\t') { // obs-fold: part of the field above
+			if last == "transfer-encoding" {
+				te[len(te)-1] += " " + strings.TrimSpace(string(l))
+				drop[i] = true
+			}
+			continue
+		}
+		name, value, ok := bytes.Cut(l, []byte(":"))
+		if !ok {
+			last = ""
+			continue
+		}
+		last = strings.ToLower(strings.TrimSpace(string(name)))
+		switch last {
+		case "transfer-encoding":
+			te = append(te, strings.TrimSpace(string(value)))
+			drop[i] = true
+		case "content-length":
+			drop[i] = true
+		case strings.ToLower(hdrTransferCodings):
+			drop[i], forged[i] = true, true
+		}
+	}
+	codings := transferCodings(te)
+	if len(codings) == 0 || len(codings) == 1 && codings[0] == "chunked" {
+		if len(forged) == 0 {
+			return head, code, false
+		}
+		return joinLines(lines, forged, ""), code, false
+	}
+	extra := "Connection: close\r\n" + hdrTransferCodings + ": " + strings.Join(codings, ", ") + "\r\n"
+	return joinLines(lines, drop, extra), code, true
+}
+
+// joinLines rebuilds a head without the lines in drop, with extra before
+// its empty line.
+func joinLines(lines [][]byte, drop map[int]bool, extra string) []byte {
+	var b bytes.Buffer
+	for i, l := range lines {
+		if drop[i] {
+			continue
+		}
+		if i == len(lines)-1 { // the empty line
+			b.WriteString(extra)
+		}
+		b.Write(l)
+	}
+	return b.Bytes()
 }
 
 // transferCodings lists the codings of Transfer-Encoding values, lower
@@ -159,19 +266,51 @@ func transferCodings(values []string) []string {
 	return out
 }
 
-// unframedBody is the body of an unframed response; closing it closes
-// the connection.
-type unframedBody struct {
-	io.Reader
-	closers []io.Closer
-	stop    func() bool
+// decodeTransferCodings undoes, on a response teConn rewrote, the codings
+// it names: chunked when final, then gzip, x-gzip and deflate; it stops
+// at a coding it does not know, whose bytes pass as they are.
+func decodeTransferCodings(resp *http.Response) error {
+	codings := transferCodings([]string{resp.Header.Get(hdrTransferCodings)})
+	resp.Header.Del(hdrTransferCodings)
+	body := io.Reader(resp.Body)
+	closers := []io.Closer{resp.Body}
+	if n := len(codings); n > 0 && codings[n-1] == "chunked" {
+		body = httputil.NewChunkedReader(body)
+		codings = codings[:n-1]
+	}
+	for i := len(codings) - 1; i >= 0; i-- {
+		switch codings[i] {
+		case "gzip", "x-gzip":
+			zr, err := gzip.NewReader(body)
+			if err != nil {
+				resp.Body.Close()
+				return fmt.Errorf("gzip transfer coding: %w", err)
+			}
+			body, closers = zr, append(closers, zr)
+		case "deflate":
+			fr := flate.NewReader(body)
+			body, closers = fr, append(closers, fr)
+		case "identity":
+		default:
+			i = 0 // unknown: the rest stays applied
+		}
+	}
+	resp.ContentLength = -1
+	resp.Body = &decodedBody{Reader: body, closers: closers}
+	return nil
 }
 
-func (b *unframedBody) Close() error {
-	b.stop()
+// decodedBody is a body read through decoders; closing it closes them
+// and the body under them.
+type decodedBody struct {
+	io.Reader
+	closers []io.Closer
+}
+
+func (b *decodedBody) Close() error {
 	var err error
 	for i := len(b.closers) - 1; i >= 0; i-- {
-		if e := b.closers[i].Close(); e != nil && err == nil && i == 0 {
+		if e := b.closers[i].Close(); e != nil && i == 0 {
 			err = e
 		}
 	}

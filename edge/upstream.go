@@ -167,11 +167,13 @@ func (s *Proxy) roundTrip(ctx context.Context, set *upstreamSet, key string, cli
 			r = r.WithContext(failFast(r.Context(), start, s.cfg.Now))
 		}
 		b.Acquire()
-		resp, err := s.transport.RoundTrip(r)
-		if err != nil && isUnsupportedTE(err) && (r.Method == http.MethodGet || r.Method == http.MethodHead) && (r.Body == nil || r.Body == http.NoBody) {
-			// Framed by a transfer coding net/http refuses: read it the
-			// way RFC 9112 §6.3 says, on a connection of its own.
-			resp, err = s.unframedRoundTrip(r)
+		tr := s.transport
+		if r.Body == nil || r.Body == http.NoBody {
+			tr = s.bodiless // reads transfer codings net/http refuses (unframed.go)
+		}
+		resp, err := tr.RoundTrip(r)
+		if err == nil && tr == s.bodiless && resp.Header.Get(hdrTransferCodings) != "" {
+			err = decodeTransferCodings(resp)
 		}
 		if cb, ok := out.Body.(*clientBody); ok && cb.fault() != nil {
 			// The client's body broke (malformed chunking, a client that
