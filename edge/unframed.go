@@ -149,9 +149,10 @@ func (c *teConn) scan() {
 		c.out = append(c.out, h...)
 		c.head = c.head[end:]
 		switch {
-		case rewritten:
+		case rewritten, code == http.StatusSwitchingProtocols:
+			// The rest of the connection is body, or another protocol.
 			c.inHead, c.toEOF = false, true
-		case code >= 100 && code < 200 && code != http.StatusSwitchingProtocols:
+		case code >= 100 && code < 200:
 			// An informational response: the final head follows.
 		default:
 			c.inHead = false
