@@ -1,6 +1,7 @@
 package l4
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/selfcdn/cdn/proxyproto"
 )
 
 func TestDistributionAndProxyHeader(t *testing.T) {
@@ -453,4 +456,55 @@ func TestTCPIdleTimeout(t *testing.T) {
 		t.Fatalf("busy flow after the idle one closed: %v", err)
 	}
 	waitFor(t, "idle timeout counted", func() bool { return value(r.metrics.idleTimeouts) >= 1 })
+}
+
+// TestProxyHeaderWithClientFirstBytes: when the client speaks first (HTTP,
+// TLS), the PROXY header and the client's first bytes reach the backend
+// together and in order; when the server speaks first, the header goes
+// alone after a moment (every other test's backend greets first).
+func TestProxyHeaderWithClientFirstBytes(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				h, err := proxyproto.Read(br)
+				if err != nil {
+					fmt.Fprintf(c, "no header: %v\n", err)
+					return
+				}
+				line, _ := br.ReadString('\n')
+				fmt.Fprintf(c, "%s said %s", h.Source, line)
+			}()
+		}
+	}()
+	cfg := Config{
+		Listeners: []ListenerConfig{{Network: "tcp", Addr: "127.0.0.1:0", Service: "web"}},
+		Backends:  []BackendConfig{{Name: "cf", Addr: ln.Addr().String()}},
+		Health:    HealthConfig{Type: "off"},
+	}
+	r := startBalancer(t, cfg)
+	for i := range 20 {
+		c, err := net.Dial("tcp", r.tcp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		msg := fmt.Sprintf("GET /%d HTTP/1.1\n", i)
+		c.Write([]byte(msg))
+		got, err := bufio.NewReader(c).ReadString('\n')
+		c.Close()
+		if want := c.LocalAddr().String() + " said " + msg; err != nil || got != want {
+			t.Fatalf("got %q, %v; want %q", got, err, want)
+		}
+	}
 }

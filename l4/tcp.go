@@ -1,6 +1,7 @@
 package l4
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -103,29 +104,34 @@ func (b *Balancer) handleTCP(c *net.TCPConn, svc uint64, port int) {
 	be.tcpFlows.Inc()
 	be.gauge.Inc()
 	defer be.gauge.Dec()
+	var header []byte
 	if b.cfg.ProxyProtocol != ProxyOff {
 		hd := proxyproto.Header{Version: 2, Command: proxyproto.Proxy, Transport: proxyproto.TCP,
 			Source: src, Destination: addrPort(c.LocalAddr())}
 		if b.cfg.ProxyProtocol == ProxyV1 {
 			hd.Version = 1
 		}
-		up.SetWriteDeadline(time.Now().Add(b.cfg.ConnectTimeout))
-		if _, err := hd.WriteTo(up); err != nil {
-			b.logger.Debug("l4 write PROXY header", "backend", be.cfg.Name, "err", err)
-			return
-		}
-		up.SetWriteDeadline(time.Time{})
+		var hb bytes.Buffer
+		hd.WriteTo(&hb)
+		header = hb.Bytes()
 	}
 	f.last.Store(time.Now().UnixNano())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		b.pipe(f, up, c, b.metrics.bytesUp)
+		b.pipe(f, up, c, b.metrics.bytesUp, header)
 	}()
-	b.pipe(f, c, up, b.metrics.bytesDown)
+	b.pipe(f, c, up, b.metrics.bytesDown, nil)
 	wg.Wait()
 }
+
+// firstBytesWait is how long the PROXY header waits for the client's first
+// bytes to go in the same write (and segment). Clients of HTTP and TLS
+// speak first and have usually sent by the time the backend connection is
+// up; for a protocol where the server speaks first, the header goes alone
+// after this.
+const firstBytesWait = 2 * time.Millisecond
 
 // connect dials the flow's backend, failing over along its Maglev order on
 // connect errors (each one counted against the backend's passive health).
@@ -167,9 +173,9 @@ type bytesCounter interface{ Add(float64) }
 // takes on Linux (TestSpliceReadFromPath pins that), in rounds of
 // CopyChunk bytes so the idle deadline and the byte counters move between
 // rounds. Errors other than EOF (reset, idle timeout) close the flow.
-func (b *Balancer) pipe(f *tcpFlow, dst, src *net.TCPConn, counter bytesCounter) {
+func (b *Balancer) pipe(f *tcpFlow, dst, src *net.TCPConn, counter bytesCounter, header []byte) {
 	idle := b.cfg.TCPIdleTimeout
-	if done := b.pipeSmall(f, dst, src, counter); done {
+	if done := b.pipeSmall(f, dst, src, counter, header); done {
 		return
 	}
 	lr := &io.LimitedReader{R: src}
@@ -217,11 +223,42 @@ const smallCopy = 16 << 10
 // the buffer holds, as in short request-response flows; it reports true
 // when the direction is over (EOF, or an error that closed the flow), and
 // false when a full read says the flow is bulk and splice should take it.
-func (b *Balancer) pipeSmall(f *tcpFlow, dst, src *net.TCPConn, counter bytesCounter) bool {
+// A PROXY header goes first, in one write with the first bytes that come
+// within firstBytesWait.
+func (b *Balancer) pipeSmall(f *tcpFlow, dst, src *net.TCPConn, counter bytesCounter, header []byte) bool {
 	bp := smallBufs.Get().(*[]byte)
 	defer smallBufs.Put(bp)
 	buf := *bp
 	idle := b.cfg.TCPIdleTimeout
+	if len(header) > 0 {
+		copy(buf, header)
+		src.SetReadDeadline(time.Now().Add(firstBytesWait))
+		n, err := src.Read(buf[len(header):])
+		dst.SetWriteDeadline(time.Now().Add(b.cfg.ConnectTimeout))
+		if _, werr := dst.Write(buf[:len(header)+n]); werr != nil {
+			b.logger.Debug("l4 write PROXY header", "err", werr)
+			f.close()
+			return true
+		}
+		dst.SetWriteDeadline(time.Time{})
+		if n > 0 {
+			counter.Add(float64(n))
+			f.last.Store(time.Now().UnixNano())
+		}
+		var ne net.Error
+		switch {
+		case err == io.EOF:
+			if f.eofs.Add(1) < 2 {
+				dst.CloseWrite()
+			}
+			return true
+		case err != nil && !(errors.As(err, &ne) && ne.Timeout()):
+			f.close()
+			return true
+		case n == len(buf)-len(header):
+			return false
+		}
+	}
 	for {
 		src.SetReadDeadline(time.Now().Add(idle))
 		n, err := src.Read(buf)
