@@ -1,20 +1,15 @@
 package edge
 
 import (
-	"bufio"
-	"errors"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-)
 
-const sendfileChildEnv = "CDN_TEST_SENDFILE_CHILD"
+	"github.com/selfcdn/cdn/internal/stracetest"
+)
 
 // TestDiskHitsUseSendfile: a verified disk-tier hit leaves through
 // sendfile(2) on both HTTP/1.1 engines, through every connection wrapper
@@ -22,7 +17,7 @@ const sendfileChildEnv = "CDN_TEST_SENDFILE_CHILD"
 // and counts the bytes sendfile moved.
 func TestDiskHitsUseSendfile(t *testing.T) {
 	const size = 1 << 20
-	if os.Getenv(sendfileChildEnv) != "" {
+	if stracetest.Child() {
 		o := startOrigin(t)
 		for _, engine := range []string{EngineFast, EngineStdlib} {
 			cfg := QuickConfig("edge-1", "127.0.0.1:0", o.URL)
@@ -60,39 +55,7 @@ func TestDiskHitsUseSendfile(t *testing.T) {
 		}
 		return
 	}
-	strace, err := exec.LookPath("strace")
-	if err != nil {
-		t.Skip("strace is not installed; it is needed to watch the syscalls")
-	}
-	out := filepath.Join(t.TempDir(), "strace.txt")
-	cmd := exec.Command(strace, "-f", "-e", "trace=sendfile", "-o", out,
-		os.Args[0], "-test.run=^TestDiskHitsUseSendfile$", "-test.count=1")
-	cmd.Env = append(os.Environ(), sendfileChildEnv+"=1")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) && strings.Contains(string(b), "ptrace") {
-			t.Skipf("ptrace is not permitted here: %s", b)
-		}
-		t.Fatalf("child under strace: %v\n%s", err, b)
-	}
-	f, err := os.Open(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var moved int64
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.Contains(line, "<unfinished") || !strings.Contains(line, "sendfile(") && !strings.Contains(line, "sendfile resumed>") {
-			continue
-		}
-		if i := strings.LastIndex(line, "= "); i >= 0 {
-			if n, err := strconv.ParseInt(strings.Fields(line[i+2:])[0], 10, 64); err == nil && n > 0 {
-				moved += n
-			}
-		}
-	}
+	_, moved := stracetest.Run(t, "TestDiskHitsUseSendfile", "sendfile")
 	// Two sendfile hits per engine; net/http writes the first 512 bytes
 	// itself (content sniffing) before handing the rest to ReadFrom.
 	if want := int64(2 * 2 * (size - 512)); moved < want {
