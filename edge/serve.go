@@ -34,7 +34,7 @@ type servable struct {
 
 // internalFields are never sent to clients by an edge. Shields keep them
 // for the edges behind them (which index tags too).
-var internalFields = []string{"Surrogate-Key", "Cache-Tag", hdrOriginTime, hdr304ContentType}
+var internalFields = []string{"Surrogate-Key", "Cache-Tag", hdrOriginTime, hdr304ContentType, hdrTransferCodings}
 
 // copyResponseHeader copies a stored or upstream header for a client.
 func (s *Proxy) copyResponseHeader(dst, src http.Header) {
@@ -276,38 +276,43 @@ func (s *Proxy) serveRanges(w http.ResponseWriter, q *request, sv *servable, ran
 		s.copyBodyN(w, rd, br.Length)
 		return
 	}
+	writeByteranges(w, ranges, sv.size, func(part io.Writer, br httpcache.ByteRange) bool {
+		rd, closeFn, err := sv.open(q.ctx, br.Start)
+		if err != nil {
+			s.abort(err)
+		}
+		defer closeFn()
+		if _, err := io.Copy(part, io.LimitReader(rd, br.Length)); err != nil {
+			s.abortCopy(err)
+			return false
+		}
+		return true
+	})
+}
+
+// writeByteranges answers 206 with a multipart/byteranges body (RFC 9110
+// §14.6): one part per range of a representation of size bytes, each
+// with the response's Content-Type and its Content-Range, its bytes from
+// part (which reports false to stop).
+func writeByteranges(w http.ResponseWriter, ranges []httpcache.ByteRange, size int64, part func(io.Writer, httpcache.ByteRange) bool) {
+	h := w.Header()
 	ctype := h.Get("Content-Type")
-	mw := multipart.NewWriter(io.Discard)
-	boundary := mw.Boundary()
-	h.Set("Content-Type", "multipart/byteranges; boundary="+boundary)
+	mw := multipart.NewWriter(w)
+	h.Set("Content-Type", "multipart/byteranges; boundary="+mw.Boundary())
 	h.Del("Content-Length")
 	w.WriteHeader(http.StatusPartialContent)
-	pw := multipart.NewWriter(w)
-	if err := pw.SetBoundary(boundary); err != nil {
-		s.abort(err)
-	}
 	for _, br := range ranges {
 		ph := textproto.MIMEHeader{}
 		if ctype != "" {
 			ph.Set("Content-Type", ctype)
 		}
-		ph.Set("Content-Range", br.ContentRange(sv.size))
-		part, err := pw.CreatePart(ph)
-		if err != nil {
+		ph.Set("Content-Range", br.ContentRange(size))
+		pw, err := mw.CreatePart(ph)
+		if err != nil || !part(pw, br) {
 			return
 		}
-		rd, closeFn, err := sv.open(q.ctx, br.Start)
-		if err != nil {
-			s.abort(err)
-		}
-		if _, err := io.Copy(part, io.LimitReader(rd, br.Length)); err != nil {
-			closeFn()
-			s.abortCopy(err)
-			return
-		}
-		closeFn()
 	}
-	pw.Close()
+	mw.Close()
 }
 
 // copyFlushing streams a body to the client. A body of unknown length

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"strconv"
 	"strings"
 	"sync"
@@ -124,7 +122,11 @@ func sliceable(st *site, r *http.Request) bool {
 			return false
 		}
 	}
-	return true
+	// A Range that would be ignored at any size (another unit, bad
+	// syntax, too many ranges) is served whole the usual way, without a
+	// slice fetched first.
+	ranges, err := httpcache.ParseRange(r.Header.Get("Range"), 1<<62)
+	return err != nil || len(ranges) > 0
 }
 
 // serveSlices answers a range request from slices. It returns
@@ -240,23 +242,10 @@ func (s *Proxy) serveSlicesOnce(w http.ResponseWriter, r *http.Request, st *site
 		write(w, br)
 		return nil
 	}
-	ctype := h.Get("Content-Type")
-	mw := multipart.NewWriter(w)
-	h.Set("Content-Type", "multipart/byteranges; boundary="+mw.Boundary())
-	w.WriteHeader(http.StatusPartialContent)
-	for _, br := range ranges {
-		ph := textproto.MIMEHeader{}
-		if ctype != "" {
-			ph.Set("Content-Type", ctype)
-		}
-		ph.Set("Content-Range", br.ContentRange(first.total))
-		part, err := mw.CreatePart(ph)
-		if err != nil {
-			panic(http.ErrAbortHandler)
-		}
+	writeByteranges(w, ranges, first.total, func(part io.Writer, br httpcache.ByteRange) bool {
 		write(part, br)
-	}
-	mw.Close()
+		return true
+	})
 	return nil
 }
 

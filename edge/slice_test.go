@@ -434,3 +434,21 @@ func TestSlicesLongRange(t *testing.T) {
 		t.Errorf("after the change: %d, %d bytes", r.status, len(r.body))
 	}
 }
+
+// TestSlicesIgnoredRange: a Range the edge would ignore at any size goes
+// the usual way at once (a 200 of the whole object), costing the origin
+// no slice first.
+func TestSlicesIgnoredRange(t *testing.T) {
+	o := startRangeOrigin(t, 300000)
+	e := sliceEdges(t, o, 64<<10, false)
+	for _, rng := range []string{"bytes=abc", "items=0-10", "bytes=5-1"} {
+		before := o.requests.Load()
+		r := rangeGet(t, e.URL+"/ign.bin?r="+strings.ReplaceAll(rng, "=", "_"), rng)
+		if r.status != 200 || len(r.body) != 300000 {
+			t.Errorf("%s: %d, %d bytes", rng, r.status, len(r.body))
+		}
+		if got := o.seen()[before:]; len(got) != 1 || got[0] != "" {
+			t.Errorf("%s: origin saw Ranges %q, want one request for the whole object", rng, got)
+		}
+	}
+}
