@@ -113,6 +113,9 @@ func (c *teConn) Read(p []byte) (int, error) {
 			if n == 0 || c.toEOF || !c.wrote.Swap(false) {
 				return n, err // body bytes, or bytes nobody asked for
 			}
+			if end := headEnd(p[:n]); end >= 0 && plainHead(p[:end]) {
+				return n, err // the common case: a final head, whole, with nothing to rewrite
+			}
 			// The first bytes of a response: gather its head.
 			c.inHead = true
 			c.head = append(c.head[:0], p[:n]...)
@@ -179,6 +182,22 @@ func headEnd(b []byte) int {
 		}
 	}
 	return -1
+}
+
+// plainHead reports whether a complete head can pass as it is without
+// being parsed: not informational, and with no field named Transfer-*
+// (Transfer-Encoding, or the internal field).
+func plainHead(head []byte) bool {
+	if len(head) > 9 && head[9] == '1' { // "HTTP/1.1 1xx"
+		return false
+	}
+	const t = "transfer-"
+	for i := 0; i+len(t) <= len(head); i++ {
+		if head[i]|0x20 == 't' && bytes.EqualFold(head[i:i+len(t)], []byte(t)) {
+			return false
+		}
+	}
+	return true
 }
 
 // rewriteHead returns head (status line through the empty line), its
