@@ -943,7 +943,7 @@ func TestQuickModePurge(t *testing.T) {
 	}
 	// The status page counts the object and the hit in the memory tier.
 	page := "http://" + srv.Addr("admin").String() + "/"
-	srv.p.mem.Wait()
+	settled(t, srv.p)
 	if _, body := getPage(t, page, "tok"); !strings.Contains(body, "<td>memory</td>") || strings.Contains(body, "<td>-</td>") ||
 		!strings.Contains(body, "no purge applied since start") {
 		t.Errorf("status page before the purge:\n%s", body)

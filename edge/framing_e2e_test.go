@@ -25,7 +25,7 @@ func TestFramingGuardOnEveryRequestAndListener(t *testing.T) {
 	e := startEdge(t, cfg)
 	hit := uniq(t) + "?size=100&cc=max-age%3D600"
 	get(t, e.URL+hit)
-	e.p.mem.Wait()
+	settled(t, e.p)
 
 	smuggle := "POST /gen/s HTTP/1.1\r\nHost: HOST\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
 	cases := []struct {

@@ -147,8 +147,8 @@ func TestFastEngineMatchesStdlib(t *testing.T) {
 			}
 		}
 	}
-	fast.p.mem.Wait()
-	std.p.mem.Wait()
+	settled(t, fast.p)
+	settled(t, std.p)
 	g := func(target string, extra ...string) string {
 		return "GET " + target + " HTTP/1.1\r\nHost: HOST\r\n" + strings.Join(extra, "") + "\r\n"
 	}
@@ -243,7 +243,7 @@ func TestFastEngineSlowHeaders(t *testing.T) {
 	fast, _ := engineEdges(t, o, nil)
 	u := uniq(t) + "?size=100&cc=max-age%3D600"
 	get(t, fast.URL+u)
-	fast.p.mem.Wait()
+	settled(t, fast.p)
 	c, err := net.Dial("tcp", fast.Addr("http").String())
 	if err != nil {
 		t.Fatal(err)
@@ -318,7 +318,7 @@ func TestFastEnginePipelineFlood(t *testing.T) {
 	fast, _ := engineEdges(t, o, nil)
 	u := uniq(t) + "?size=30000&cc=max-age%3D600"
 	get(t, fast.URL+u)
-	fast.p.mem.Wait()
+	settled(t, fast.p)
 	c, err := net.Dial("tcp", fast.Addr("http").String())
 	if err != nil {
 		t.Fatal(err)

@@ -209,3 +209,23 @@ func mustContain(t *testing.T, what, got string, wants ...string) {
 func uniq(t *testing.T) string {
 	return fmt.Sprintf("/gen/%s-%d", strings.ReplaceAll(t.Name(), "/", "-"), time.Now().UnixNano())
 }
+
+// settled waits until p has no fetch in flight and its memory tier has
+// applied every set: what the fetches stored is visible. A client can have
+// read all of a body (its Content-Length) before the fetch commits it, so
+// waiting on the memory tier alone races with the commit.
+func settled(t testing.TB, p *Proxy) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		p.flights.mu.Lock()
+		n := len(p.flights.m)
+		p.flights.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d fetches still in flight", n)
+		}
+	}
+	p.mem.Wait()
+}
